@@ -1,0 +1,74 @@
+"""`python cli.py explain`: JSON contract, the done-when example and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_power_six_moves_neighbours_up_and_opposites_down():
+    r = run("explain", "--values", "power=6", "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    for key in ("system", "values", "factual", "counterfactual", "counterfactual_sd", "interventions"):
+        assert key in out
+    cf, f = out["counterfactual"], out["factual"]
+    assert cf["power"] == pytest.approx(6.0)
+    assert out["interventions"] == {"power": 6.0}
+    for n in ("achievement", "hedonism"):
+        assert cf[n] > f[n]
+    for n in ("universalism", "benevolence"):
+        assert cf[n] < f[n] - 0.5
+
+
+def test_observed_profile_is_the_factual_world():
+    r = run("explain", "--values", "power=6", "--observed", "security=4,Benevolence=5.5", "--json")
+    out = json.loads(r.output)
+    assert out["factual"]["security"] == pytest.approx(4.0)
+    assert out["factual"]["benevolence"] == pytest.approx(5.5)
+    assert out["factual_sd"]["security"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_table_and_priorities():
+    r = run("explain", "--values", "power=6,universalism=6", "--priority", "power>universalism")
+    assert r.exit_code == 0
+    assert "prioritized" in r.output and "universalism" in r.output and "->" in r.output
+
+
+def test_objective_file(tmp_path):
+    p = tmp_path / "o.yaml"
+    p.write_text("system: moral_foundations\ntargets:\n  care: 6\n")
+    r = run("explain", "--objective", str(p), "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["system"] == "moral_foundations"
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--values", "powr=6"], "Did you mean 'power'"),
+    (["--values", "power=9"], "outside the scale"),
+    (["--values", "power=6", "--observed", "security=nan"], "finite"),
+    (["--values", "power=6", "--system", "nope"], "unknown value system"),
+    (["--objective", "/no/such/file.yaml"], "not found"),
+    (["--values", "power=6", "--plausibility", "-1"], "plausibility"),
+])
+def test_errors_are_one_line_and_exit_nonzero(args, msg):
+    r = run("explain", *args)
+    assert r.exit_code == 2
+    assert msg in r.output
+    assert "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_help_lists_commands_with_examples():
+    r = run("--help")
+    assert "explain" in r.output
+    for cmd in main.commands:
+        assert "Example:" in run(cmd, "--help").output

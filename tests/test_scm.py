@@ -1,0 +1,152 @@
+"""Property tests of the closed-form SCM on random DAG SCMs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from couple_lite.errors import CycleError, NotPositiveDefiniteError, SCMError, SingularSystemError, ValueNameError
+from couple_lite.scm import (
+    Intervention,
+    LinearGaussianSCM,
+    abduct,
+    counterfactual,
+    prioritized_intervention,
+)
+
+
+def random_scm(seed: int, d: int, density: float = 0.6) -> LinearGaussianSCM:
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(d)
+    W = np.zeros((d, d))
+    for a in range(d):
+        for b in range(a + 1, d):
+            if rng.random() < density:
+                W[perm[a], perm[b]] = rng.uniform(0.2, 0.9) * rng.choice([-1, 1])
+    L = rng.normal(size=(d, d)) * 0.3
+    cov = L @ L.T + np.diag(rng.uniform(0.2, 0.8, d))
+    names = tuple(f"v{i}" for i in range(d))
+    return LinearGaussianSCM(names, W, rng.uniform(1, 4, d), cov)
+
+
+scms = st.builds(random_scm, st.integers(0, 10_000), st.integers(2, 7))
+
+
+@given(scms, st.data())
+def test_no_intervention_returns_factual(scm, data):
+    k = data.draw(st.integers(0, scm.dim))
+    obs = {n: data.draw(st.floats(1, 6)) for n in scm.names[:k]}
+    post = abduct(scm, obs, obs_sd=data.draw(st.sampled_from([0.0, 0.3])))
+    cf = counterfactual(scm, post, Intervention())
+    np.testing.assert_allclose(cf.mean, post.mean, atol=1e-9)
+    np.testing.assert_allclose(cf.cov, post.cov, atol=1e-9)
+
+
+@given(scms, st.data())
+def test_exact_full_observation_is_reproduced(scm, data):
+    obs = {n: data.draw(st.floats(1, 6)) for n in scm.names}
+    post = abduct(scm, obs)
+    np.testing.assert_allclose(post.mean, [obs[n] for n in scm.names], atol=1e-8)
+    assert np.abs(post.cov).max() < 1e-8
+
+
+@given(scms, st.data())
+def test_hard_interventions_hit_targets(scm, data):
+    targets = {n: data.draw(st.floats(1, 6)) for n in scm.names if data.draw(st.booleans())}
+    post = abduct(scm, {scm.names[0]: 3.0}, obs_sd=0.5)
+    cf = counterfactual(scm, post, Intervention(hard=targets))
+    for n, x in targets.items():
+        i = scm.index(n)
+        assert cf.mean[i] == pytest.approx(x, abs=1e-9)
+        assert cf.sd[i] == pytest.approx(0.0, abs=1e-6)
+
+
+@given(scms, st.integers(0, 2**31))
+def test_counterfactual_matches_monte_carlo(scm, seed):
+    """Sample u from the posterior, push each draw through the intervened model by hand."""
+    rng = np.random.default_rng(seed)
+    obs = {scm.names[-1]: 4.0}
+    post = abduct(scm, obs, obs_sd=0.4)
+    target = scm.names[0]
+    iv = Intervention(hard={target: 5.0}, shift={scm.names[1]: -0.5})
+    cf = counterfactual(scm, post, iv)
+    n = 20_000
+    u = rng.multivariate_normal(post.u_mean, post.u_cov, size=n, method="eigh")
+    d = scm.dim
+    v = np.zeros((n, d))
+    order = [scm.index(x) for x in __import__("networkx").topological_sort(scm.graph)]
+    for j in order:  # structural equations evaluated in causal order
+        if scm.names[j] == target:
+            v[:, j] = 5.0
+            continue
+        v[:, j] = scm.intercept[j] + v @ scm.weights[:, j] + u[:, j]
+        if scm.names[j] == scm.names[1]:
+            v[:, j] += -0.5
+    se = np.sqrt(np.diag(cf.cov) / n) + 1e-12
+    assert np.all(np.abs(v.mean(axis=0) - cf.mean) < 5 * se + 1e-9)
+    emp = np.cov(v, rowvar=False)
+    scale = np.sqrt(np.outer(np.diag(cf.cov), np.diag(cf.cov))) + 1e-12
+    assert np.all(np.abs(emp - cf.cov) <= 0.08 * scale + 1e-9)
+
+
+@given(scms, st.data())
+def test_prioritized_without_penalty_meets_targets_like_do(scm, data):
+    k = data.draw(st.integers(1, scm.dim))
+    targets = {n: data.draw(st.floats(1, 6)) for n in scm.names[:k]}
+    post = abduct(scm)
+    iv = prioritized_intervention(scm, post, targets, plausibility=0.0)
+    cf = counterfactual(scm, post, iv)
+    hard = counterfactual(scm, post, Intervention(hard=targets))
+    np.testing.assert_allclose(cf.mean, hard.mean, atol=1e-7)
+
+
+@given(st.integers(0, 10_000), st.floats(0.05, 2.0))
+def test_conflicting_priorities_resolve_toward_higher_priority(seed, lam):
+    # two strongly negatively coupled values: raising a pushes b down
+    rng = np.random.default_rng(seed)
+    w = -rng.uniform(0.5, 0.9)
+    c = np.array([3.0, 3.0 - 3.0 * w])  # both start at 3, so both targets are 3 away
+    scm = LinearGaussianSCM(("a", "b"), np.array([[0, w], [0, 0]]), c, np.eye(2) * 0.5)
+    post = abduct(scm)
+    targets = {"a": 6.0, "b": 6.0}
+    miss = {}
+    for high in ("a", "b"):
+        weights = {"a": 1.0, "b": 1.0, high: 4.0}
+        cf = counterfactual(scm, post, prioritized_intervention(scm, post, targets, weights, lam))
+        miss[high] = {n: abs(6.0 - cf.mean[scm.index(n)]) for n in "ab"}
+    assert miss["a"]["a"] < miss["a"]["b"]  # a prioritized: a ends closer to its target
+    assert miss["b"]["b"] < miss["b"]["a"]
+    assert miss["a"]["a"] < miss["b"]["a"]  # and closer than when b had the priority
+    assert miss["b"]["b"] < miss["a"]["b"]
+
+
+def test_cycle_is_reported_with_its_path():
+    W = np.zeros((3, 3))
+    W[0, 1] = W[1, 2] = W[2, 0] = 0.5
+    with pytest.raises(CycleError, match="x -> y -> z -> x|y -> z -> x -> y|z -> x -> y -> z"):
+        LinearGaussianSCM(("x", "y", "z"), W, np.zeros(3), np.eye(3))
+
+
+def test_bad_inputs_are_typed_errors():
+    with pytest.raises(NotPositiveDefiniteError, match="not positive definite"):
+        LinearGaussianSCM(("a", "b"), np.zeros((2, 2)), np.zeros(2), np.array([[1.0, 2.0], [2.0, 1.0]]))
+    with pytest.raises(NotPositiveDefiniteError, match="symmetric"):
+        LinearGaussianSCM(("a", "b"), np.zeros((2, 2)), np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]))
+    with pytest.raises(SCMError, match="NaN"):
+        LinearGaussianSCM(("a", "b"), np.array([[0, np.nan], [0, 0]]), np.zeros(2), np.eye(2))
+    scm = LinearGaussianSCM(("a", "b"), np.array([[0, 0.5], [0, 0]]), np.zeros(2), np.eye(2))
+    with pytest.raises(SCMError, match="NaN"):
+        abduct(scm, {"a": float("nan")})
+    with pytest.raises(ValueNameError, match="unknown value 'c'"):
+        abduct(scm, {"c": 1.0})
+    with pytest.raises(SCMError, match="both set and shifted"):
+        Intervention(hard={"a": 1.0}, shift={"a": 1.0})
+
+
+def test_redundant_exact_observations_are_singular():
+    # b is an exact copy of a (no own noise to speak of): observing both exactly is degenerate
+    scm = LinearGaussianSCM(("a", "b"), np.array([[0, 1.0], [0, 0]]), np.zeros(2), np.diag([1.0, 1e-14]))
+    with pytest.raises(SingularSystemError, match="redundant"):
+        abduct(scm, {"a": 1.0, "b": 1.0})
