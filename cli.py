@@ -97,5 +97,29 @@ def systems(as_json):
             click.echo(f"  {v.name:<26} {v.definition}")
 
 
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m, fetched on first use).")
+@click.option("--n-gpu-layers", type=int, default=None, help="Layers to offload (default: all when GPU offload is available).")
+@click.option("--check-steering", is_flag=True, help="Also check that control vectors move this model's logits.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(model, n_gpu_layers, check_steering, as_json):
+    """Describe llama-cpp-python, GPU offload and a model (fetching the default model if needed).
+
+    Example: python cli.py info --json
+    """
+    from couple_lite.engine import Engine
+    from couple_lite.model_store import resolve_model
+
+    engine = Engine(resolve_model(model), n_ctx=512, n_gpu_layers=n_gpu_layers)
+    data = engine.info()
+    if check_steering:
+        data["max_logit_change_under_test_vector"] = engine.check_steerable()
+    if as_json:
+        _print_json(data)
+    else:
+        for k, v in data.items():
+            click.echo(f"{k:<20} {v}")
+
+
 if __name__ == "__main__":
     main()

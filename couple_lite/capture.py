@@ -1,0 +1,225 @@
+"""Batched forward passes with hidden-state capture, on a second llama.cpp context.
+
+``Llama()`` builds its own context without an eval callback, so we make a second context on the
+same weights with ``cb_eval`` set. The callback sees every graph node; we keep the residual stream
+after each block (nodes ``l_out-<il>``, which already include any control vector) and copy it out
+with ``ggml_backend_tensor_get`` (works for CPU and GPU buffers). llama-cpp-python has no ctypes
+``ggml_tensor``, so the two fields we need (``ne`` and ``name``) are read at fixed offsets that are
+checked against ``ggml_get_name``/``ggml_nbytes`` on the first tensor; a mismatch is a clear error.
+
+Many texts share one decode as separate sequences; each decode starts from an empty cache, so a
+text's numbers never depend on what was decoded before it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+import llama_cpp
+import numpy as np
+
+from .errors import EngineError
+
+__all__ = ["BatchRunner"]
+
+# struct ggml_tensor { enum ggml_type type; ggml_backend_buffer* buffer; int64_t ne[4]; size_t nb[4];
+#   enum ggml_op op; int32_t op_params[16]; int32_t flags; ggml_tensor* src[10];
+#   ggml_tensor* view_src; size_t view_offs; void* data; char name[64]; ... }
+_NE_OFFSET = 16
+_NAME_OFFSET = 256
+_GGML_TYPE_F32 = 0
+
+
+def _ggml_base() -> ctypes.CDLL:
+    libdir = Path(llama_cpp.__file__).parent / "lib"
+    names = ["libggml-base.so", "libggml-base.dylib", "ggml-base.dll"]
+    for n in names:
+        if (libdir / n).exists():
+            lib = ctypes.CDLL(str(libdir / n))
+            break
+    else:
+        raise EngineError(f"cannot find libggml-base next to libllama in {libdir}; reinstall llama-cpp-python")
+    lib.ggml_get_name.restype = ctypes.c_char_p
+    lib.ggml_get_name.argtypes = [ctypes.c_void_p]
+    lib.ggml_nbytes.restype = ctypes.c_size_t
+    lib.ggml_nbytes.argtypes = [ctypes.c_void_p]
+    lib.ggml_backend_tensor_get.restype = None
+    lib.ggml_backend_tensor_get.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+    return lib
+
+
+class BatchRunner:
+    """A second context on a loaded model: decode batches of token lists, return the logits of
+    chosen positions and, when asked, the residual stream after every block."""
+
+    def __init__(self, model, n_layer: int, n_embd: int, n_ctx: int, n_threads: int, n_seq_max: int = 16):
+        self._lib = _ggml_base()
+        self.n_layer, self.n_embd, self.n_ctx, self.n_seq_max = n_layer, n_embd, n_ctx, n_seq_max
+        self._want = False  # capture on/off: the callback declines every node when off
+        self._store: dict[int, np.ndarray] = {}
+        self._checked = False
+        self._callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_node)  # keep alive
+        p = llama_cpp.llama_context_default_params()
+        p.n_ctx = p.n_batch = p.n_ubatch = n_ctx  # one decode = one ubatch: row offsets are simple
+        p.n_seq_max = n_seq_max
+        p.kv_unified = True
+        p.n_threads = p.n_threads_batch = n_threads
+        p.cb_eval = self._callback
+        p.cb_eval_user_data = None
+        p.no_perf = True
+        self.ctx = llama_cpp.llama_init_from_model(model, p)
+        if not self.ctx:
+            raise EngineError("llama.cpp could not create the hidden-state context (out of memory?)")
+        self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model))
+        self._batch = llama_cpp.llama_batch_init(n_ctx, 0, n_seq_max)
+
+    def close(self) -> None:
+        if getattr(self, "ctx", None):
+            llama_cpp.llama_batch_free(self._batch)
+            llama_cpp.llama_free(self.ctx)
+            self.ctx = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- the eval callback ---------------------------------------------------------------
+    def _on_node(self, tensor: int, ask: bool, _user) -> bool:
+        if not self._want:
+            return False if ask else True
+        name = self._lib.ggml_get_name(tensor)
+        if not name.startswith(b"l_out-"):
+            return False if ask else True
+        if ask:
+            return True
+        if not self._checked:
+            self._check_layout(tensor, name)
+        ne = (ctypes.c_int64 * 2).from_address(tensor + _NE_OFFSET)
+        out = np.empty((ne[1], ne[0]), dtype=np.float32)
+        self._lib.ggml_backend_tensor_get(tensor, out.ctypes.data, 0, out.nbytes)
+        self._store[int(name[6:])] = out
+        return True
+
+    def _check_layout(self, tensor: int, name: bytes) -> None:
+        seen = ctypes.string_at(tensor + _NAME_OFFSET)
+        ne = (ctypes.c_int64 * 4).from_address(tensor + _NE_OFFSET)
+        dtype = ctypes.c_int32.from_address(tensor).value
+        nbytes = self._lib.ggml_nbytes(tensor)
+        if seen != name or ne[0] != self.n_embd or dtype != _GGML_TYPE_F32 or nbytes != 4 * ne[0] * ne[1]:
+            self._want = False
+            raise EngineError(
+                "this llama-cpp-python's ggml_tensor layout differs from the one couple-lite reads "
+                f"(name {seen!r} vs {name!r}); use llama-cpp-python 0.3.17-0.3.x"
+            )
+        self._checked = True
+
+    # -- decoding ------------------------------------------------------------------------
+    def _decode(self, seqs: list[list[int]], out_rows: list[list[int]]) -> np.ndarray:
+        """One decode of several sequences; returns logits of the requested rows, in order."""
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
+        b = self._batch
+        n = sum(map(len, seqs))
+        toks = np.concatenate([np.asarray(s, dtype=np.int32) for s in seqs])
+        pos = np.concatenate([np.arange(len(s), dtype=np.int32) for s in seqs])
+        logits = np.zeros(n, dtype=np.int8)
+        offsets = np.cumsum([0] + [len(s) for s in seqs[:-1]])
+        for off, rows in zip(offsets, out_rows):
+            logits[off + np.asarray(rows, dtype=np.int64)] = 1
+        ctypes.memmove(b.token, toks.ctypes.data, toks.nbytes)
+        ctypes.memmove(b.pos, pos.ctypes.data, pos.nbytes)
+        ctypes.memmove(b.logits, logits.ctypes.data, logits.nbytes)
+        k = 0
+        for s, seq in enumerate(seqs):
+            for _ in range(len(seq)):
+                b.n_seq_id[k] = 1
+                b.seq_id[k][0] = s
+                k += 1
+        b.n_tokens = n
+        rc = llama_cpp.llama_decode(self.ctx, b)
+        if rc != 0:
+            raise EngineError(f"llama_decode failed with code {rc}")
+        n_out = int(logits.sum())
+        ptr = llama_cpp.llama_get_logits(self.ctx)
+        return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
+
+    def _packs(self, seqs: list[list[int]]):
+        """Group sequences into decodes that fit the context and the sequence limit."""
+        pack, size = [], 0
+        for i, s in enumerate(seqs):
+            if len(s) > self.n_ctx:
+                raise EngineError(f"text {i} has {len(s)} tokens, more than n_ctx={self.n_ctx}; raise n_ctx")
+            if pack and (size + len(s) > self.n_ctx or len(pack) == self.n_seq_max):
+                yield pack
+                pack, size = [], 0
+            pack.append(i)
+            size += len(s)
+        if pack:
+            yield pack
+
+    def run(self, seqs: list[list[int]], hidden: bool = False, all_tokens: bool = False):
+        """Last-token logits (n_seqs, n_vocab) and, if ``hidden``, residual streams: last token
+        (n_seqs, n_layer, n_embd), or per sequence (n_tokens, n_layer, n_embd) with ``all_tokens``.
+        Row 0 of the layer axis is the output of block 0."""
+        if not seqs or any(len(s) == 0 for s in seqs):
+            raise EngineError("every text must have at least one token")
+        all_logits = np.empty((len(seqs), self.n_vocab), dtype=np.float32)
+        states: list = [None] * len(seqs)
+        for pack in self._packs(seqs):
+            group = [seqs[i] for i in pack]
+            rows = [list(range(len(s))) if all_tokens else [len(s) - 1] for s in group]
+            self._store.clear()
+            self._want = hidden
+            try:
+                lg = self._decode(group, rows)
+            finally:
+                self._want = False
+            ends = np.cumsum([len(r) for r in rows]) - 1  # each sequence's last output row
+            all_logits[pack] = lg[ends]
+            if hidden:
+                self._collect(group, pack, states, all_tokens)
+        if not hidden:
+            return all_logits, None
+        return all_logits, (states if all_tokens else np.stack(states))
+
+    def _collect(self, group, pack, states, all_tokens) -> None:
+        if len(self._store) != self.n_layer:
+            raise EngineError(
+                f"captured {len(self._store)} of {self.n_layer} block outputs; this architecture "
+                f"does not name its residual stream 'l_out-<il>'"
+            )
+        offsets = np.cumsum([0] + [len(s) for s in group[:-1]])
+        last = self.n_layer - 1
+        out_off = np.cumsum([0] + [len(s) if all_tokens else 1 for s in group[:-1]])
+        for k, (i, s, off) in enumerate(zip(pack, group, offsets)):
+            per_layer = []
+            for il in range(self.n_layer):
+                x = self._store[il]
+                if il == last and x.shape[0] != sum(map(len, group)):  # only output rows kept
+                    rows = x[out_off[k]: out_off[k] + (len(s) if all_tokens else 1)]
+                else:
+                    rows = x[off: off + len(s)] if all_tokens else x[off + len(s) - 1: off + len(s)]
+                per_layer.append(rows)
+            arr = np.stack(per_layer, axis=1)  # (tokens, n_layer, n_embd)
+            states[i] = arr if all_tokens else arr[0]
+
+
+def default_threads() -> int:
+    """Physical cores (llama.cpp's own default of half the logical CPUs is slower on small VMs)."""
+    try:
+        cores = set()
+        phys = core = None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("physical id"):
+                phys = line.split(":")[1].strip()
+            elif line.startswith("core id"):
+                core = line.split(":")[1].strip()
+                cores.add((phys, core))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)

@@ -1,0 +1,263 @@
+"""The engine: a GGUF model in llama.cpp, steered by a control vector. It knows nothing of values.
+
+It generates (plain or streamed), applies and clears per-layer control vectors, reads the residual
+stream after every block, and scores next-token options after a chat prompt. Control vectors are
+(n_layer, n_embd) float32 matrices: row il is added to the output of block il. llama.cpp cannot
+steer block 0, so row 0 must be zero.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import llama_cpp
+import numpy as np
+
+from .capture import BatchRunner, default_threads
+from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError
+from .model_store import check_gguf
+
+__all__ = ["Engine", "gpu_offload_available"]
+
+
+def gpu_offload_available() -> bool:
+    return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def _cvec_function():
+    """llama_set_adapter_cvec (>=0.3.17), llama_apply_adapter_cvec (0.3.7-0.3.16) or
+    llama_control_vector_apply (<=0.3.6): same arguments under three historic names."""
+    for name in ("llama_set_adapter_cvec", "llama_apply_adapter_cvec", "llama_control_vector_apply"):
+        fn = getattr(llama_cpp, name, None)
+        if fn is not None:
+            return fn
+    raise EngineError("this llama-cpp-python has no control-vector function; install >=0.3.17,<0.4")
+
+
+class Engine:
+    """One loaded model. Generation runs on llama-cpp-python's context; hidden states and option
+    scores on a second context over the same weights. Both always carry the same control vector."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        n_gpu_layers: int | None = None,
+        seed: int = 0,
+        n_seq_max: int = 16,
+        verbose: bool = False,
+    ):
+        path = check_gguf(Path(model_path))
+        self.model_path = path
+        self.n_threads = n_threads or default_threads()
+        self.n_gpu_layers = (-1 if gpu_offload_available() else 0) if n_gpu_layers is None else n_gpu_layers
+        try:
+            self.llm = llama_cpp.Llama(
+                str(path), n_ctx=n_ctx, n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                n_gpu_layers=self.n_gpu_layers, seed=seed, verbose=verbose,
+            )
+        except ValueError as e:  # llama-cpp-python raises ValueError when llama.cpp fails to load
+            raise ModelFileError(f"llama.cpp could not load {str(path)!r} ({e}); is it a complete GGUF model?") from None
+        self.seed = seed
+        model = self.llm.model
+        self.n_layer = int(llama_cpp.llama_model_n_layer(model))
+        self.n_embd = int(llama_cpp.llama_model_n_embd(model))
+        self.architecture = self.metadata("general.architecture") or "unknown"
+        self._runner = BatchRunner(model, self.n_layer, self.n_embd, n_ctx, self.n_threads, n_seq_max)
+        self._cvec: np.ndarray | None = None
+        self.lock = threading.RLock()  # one model, many callers: one operation at a time
+
+    def close(self) -> None:
+        self._runner.close()
+        self.llm.close()
+
+    def metadata(self, key: str) -> str | None:
+        buf = ctypes.create_string_buffer(512)
+        n = llama_cpp.llama_model_meta_val_str(self.llm.model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", "replace") if n >= 0 else None
+
+    def info(self) -> dict:
+        return {
+            "llama_cpp_version": llama_cpp.__version__,
+            "gpu_offload": gpu_offload_available(),
+            "n_gpu_layers": self.n_gpu_layers,
+            "n_threads": self.n_threads,
+            "architecture": self.architecture,
+            "n_layer": self.n_layer,
+            "n_embd": self.n_embd,
+            "n_vocab": self._runner.n_vocab,
+            "model_path": str(self.model_path),
+            "file_size": self.model_path.stat().st_size,
+            "chat_template": self.metadata("tokenizer.chat_template") is not None,
+        }
+
+    # -- control vectors ------------------------------------------------------------------
+    @property
+    def control_vector(self) -> np.ndarray | None:
+        """The (n_layer, n_embd) vector now applied, or None."""
+        return None if self._cvec is None else self._cvec.copy()
+
+    def set_control_vector(self, vector: np.ndarray, layers: tuple[int, int] | None = None) -> None:
+        """Apply ``vector`` (n_layer, n_embd); ``layers=(first, last)`` (inclusive) keeps only those
+        rows. The prompt cache is reset, so no token is ever computed under a stale vector."""
+        v = np.array(vector, dtype=np.float32)
+        if v.shape != (self.n_layer, self.n_embd):
+            raise ControlVectorError(
+                f"control vector has shape {v.shape}, this model needs ({self.n_layer}, {self.n_embd})"
+            )
+        if not np.all(np.isfinite(v)):
+            raise ControlVectorError("control vector contains NaN or infinity")
+        if np.any(v[0] != 0):
+            raise ControlVectorError("row 0 of a control vector must be zero: llama.cpp cannot steer block 0")
+        if layers is not None:
+            lo, hi = layers
+            if not 1 <= lo <= hi < self.n_layer:
+                raise ControlVectorError(f"layer range {layers} must satisfy 1 <= first <= last < {self.n_layer}")
+            keep = np.zeros(self.n_layer, dtype=bool)
+            keep[lo: hi + 1] = True
+            v[~keep] = 0.0
+        # the C buffer has n_layer-1 rows: row r is added after block r+1; always pass all rows
+        data = np.ascontiguousarray(v[1:])
+        with self.lock:
+            for ctx in (self.llm.ctx, self._runner.ctx):
+                self._apply(ctx, data, 1, self.n_layer - 1)
+            self._cvec = v
+            self.llm.reset()
+
+    def clear_control_vector(self) -> None:
+        """Remove any control vector; logits return exactly to the unsteered ones."""
+        with self.lock:
+            for ctx in (self.llm.ctx, self._runner.ctx):
+                self._apply(ctx, None, -1, -1)
+            self._cvec = None
+            self.llm.reset()
+
+    def _apply(self, ctx, data: np.ndarray | None, il_start: int, il_end: int) -> None:
+        fn = _cvec_function()
+        if data is None:
+            rc = fn(ctx, None, 0, self.n_embd, il_start, il_end)
+        else:
+            ptr = data.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            rc = fn(ctx, ptr, data.size, self.n_embd, il_start, il_end)
+        if rc != 0:
+            raise EngineError(f"llama.cpp rejected the control vector (code {rc}); wrong n_embd?")
+
+    @contextmanager
+    def steered(self, vector: np.ndarray | None, layers: tuple[int, int] | None = None):
+        """Apply a vector for the duration of a block and always restore the previous state."""
+        previous = self._cvec
+        with self.lock:
+            try:
+                if vector is None:
+                    self.clear_control_vector()
+                else:
+                    self.set_control_vector(vector, layers)
+                yield self
+            finally:
+                if previous is None:
+                    self.clear_control_vector()
+                else:
+                    self.set_control_vector(previous)
+
+    def check_steerable(self, scale: float = 4.0) -> float:
+        """Apply a random vector and check that the logits move; raise if the architecture ignores
+        control vectors. Returns the largest logit change seen."""
+        prompt = [self.tokenize("The weather today is")]
+        with self.lock:
+            base, _ = self._runner.run(prompt)
+            rng = np.random.default_rng(0)
+            v = np.zeros((self.n_layer, self.n_embd), dtype=np.float32)
+            v[1:] = rng.standard_normal((self.n_layer - 1, self.n_embd)) * scale
+            with self.steered(v):
+                moved, _ = self._runner.run(prompt)
+        change = float(np.abs(moved - base).max())
+        if not change > 1e-4:
+            raise UnsupportedArchitectureError(
+                f"the {self.architecture!r} architecture ignores control vectors in llama.cpp "
+                f"(logits did not move); use a model with a supported architecture such as llama"
+            )
+        return change
+
+    # -- text -----------------------------------------------------------------------------
+    def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def chat_prompt(self, user: str, system: str | None = None) -> str:
+        """The model's chat template applied to one turn, ending where the assistant answers."""
+        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+        template = self.metadata("tokenizer.chat_template")
+        if template is None:  # no template in the file: a plain, documented fallback
+            head = f"{system}\n\n" if system else ""
+            return f"{head}User: {user}\nAssistant:"
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace")
+        bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace")
+        return Jinja2ChatFormatter(template, eos, bos)(messages=messages).prompt
+
+    def stream(
+        self,
+        prompt: str,
+        system: str | None = None,
+        max_tokens: int = 128,
+        temperature: float = 0.7,
+        top_p: float = 0.95,
+        seed: int | None = None,
+        chat: bool = True,
+    ) -> Iterator[str]:
+        """Yield the answer piece by piece under the current control vector."""
+        text = self.chat_prompt(prompt, system) if chat else prompt
+        with self.lock:
+            self.llm.reset()
+            pieces = self.llm.create_completion(
+                text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                seed=self.seed if seed is None else seed, stream=True,
+            )
+            for chunk in pieces:
+                yield chunk["choices"][0]["text"]
+
+    def generate(self, prompt: str, **kwargs) -> str:
+        """The whole answer as one string (see :meth:`stream` for the arguments)."""
+        return "".join(self.stream(prompt, **kwargs))
+
+    # -- scoring and hidden states ------------------------------------------------------------
+    def option_logprobs(
+        self, prompts: Sequence[str], options: Sequence[str], system: str | None = None, chat: bool = True
+    ) -> np.ndarray:
+        """log P(first token of each option | prompt) for every prompt: (n_prompts, n_options),
+        one forward pass per prompt (batched). Options must start with different tokens."""
+        first = []
+        for o in options:
+            toks = self.tokenize(o, add_bos=False)
+            if not toks:
+                raise EngineError(f"option {o!r} has no tokens")
+            first.append(toks[0])
+        if len(set(first)) != len(first):
+            raise EngineError(f"options {list(options)} do not start with distinct tokens; reword them")
+        texts = [self.chat_prompt(p, system) if chat else p for p in prompts]
+        with self.lock:
+            logits, _ = self._runner.run([self.tokenize(t) for t in texts])
+        logits = logits.astype(np.float64)
+        m = logits.max(axis=1, keepdims=True)
+        logz = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
+        return logits[:, first] - logz[:, None]
+
+    def hidden_states(self, texts: Sequence[str], all_tokens: bool = False):
+        """Residual stream after every block: (n_texts, n_layer, n_embd) at each text's last token,
+        or a list of (n_tokens, n_layer, n_embd) with ``all_tokens``. Includes the control vector."""
+        if isinstance(texts, str):
+            raise EngineError("hidden_states takes a list of texts")
+        with self.lock:
+            _, states = self._runner.run([self.tokenize(t) for t in texts], hidden=True, all_tokens=all_tokens)
+        return states
+
+    def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Next-token logits after each text (n_texts, n_vocab), under the current vector."""
+        with self.lock:
+            out, _ = self._runner.run([self.tokenize(t) for t in texts])
+        return out

