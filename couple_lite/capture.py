@@ -65,6 +65,7 @@ class BatchRunner:
         p.n_ctx = p.n_batch = p.n_ubatch = n_ctx  # one decode = one ubatch: row offsets are simple
         p.n_seq_max = n_seq_max
         p.kv_unified = True
+        p.flash_attn_type = 0  # off: with it, a text's numbers depend on what shares its batch
         p.n_threads = p.n_threads_batch = n_threads
         p.cb_eval = self._callback
         p.cb_eval_user_data = None

@@ -1,0 +1,80 @@
+"""Decode speed with a control vector applied vs without, on the default model.
+
+Runs alternate (unsteered, steered, steered, unsteered, ...) so machine noise hits both alike;
+reports medians and their ratio (goal >= 0.98).
+
+    python bench/steer_overhead.py [--runs 10] [--tokens 64] [--model NAME|PATH] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from couple_lite.engine import Engine  # noqa: E402
+from couple_lite.model_store import resolve_model  # noqa: E402
+
+PROMPT = "Write a short story about a lighthouse keeper."
+
+
+def decode_rate(engine: Engine, tokens: int) -> float:
+    """Tokens per second from the first generated token to the last (prompt time excluded)."""
+    n, t0 = 0, None
+    for _ in engine.stream(PROMPT, max_tokens=tokens, temperature=0.0):
+        n += 1
+        if t0 is None:
+            t0 = time.perf_counter()
+    return (n - 1) / (time.perf_counter() - t0)
+
+
+@click.command()
+@click.option("--runs", default=10, show_default=True)
+@click.option("--tokens", default=64, show_default=True)
+@click.option("--model", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def main(runs: int, tokens: int, model: str | None, as_json: bool) -> None:
+    engine = Engine(resolve_model(model), n_ctx=1024)
+    h = engine.hidden_states([engine.chat_prompt(PROMPT)])[0]
+    rng = np.random.default_rng(0)
+    v = np.zeros((engine.n_layer, engine.n_embd), dtype=np.float32)
+    lo, hi = engine.n_layer * 2 // 3, engine.n_layer - 3
+    for il in range(lo, hi + 1):  # a typical value vector: 2% of the residual norm per layer
+        d = rng.standard_normal(engine.n_embd)
+        v[il] = d / np.linalg.norm(d) * 0.02 * np.linalg.norm(h[il])
+    decode_rate(engine, 8)  # warm-up
+    plain, steered = [], []
+    for i in range(runs):
+        for kind in (("plain", "steered") if i % 2 == 0 else ("steered", "plain")):
+            if kind == "plain":
+                plain.append(decode_rate(engine, tokens))
+            else:
+                with engine.steered(v):
+                    steered.append(decode_rate(engine, tokens))
+    result = {
+        "steered_tok_s": statistics.median(steered),
+        "unsteered_tok_s": statistics.median(plain),
+        "ratio": statistics.median(steered) / statistics.median(plain),
+        "runs": runs,
+        "tokens": tokens,
+        "model": str(engine.model_path.name),
+        "n_threads": engine.n_threads,
+    }
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"model {result['model']}, {runs} interleaved runs of {tokens} tokens, {engine.n_threads} threads")
+        click.echo(f"unsteered  {result['unsteered_tok_s']:8.1f} tok/s (median)")
+        click.echo(f"steered    {result['steered_tok_s']:8.1f} tok/s (median)")
+        click.echo(f"ratio      {result['ratio']:8.3f}   (goal >= 0.98)")
+
+
+if __name__ == "__main__":
+    main()

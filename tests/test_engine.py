@@ -1,0 +1,158 @@
+"""Engine mechanics on a generated tiny llama model (fast, deterministic)."""
+
+from __future__ import annotations
+
+import llama_cpp
+import numpy as np
+import pytest
+
+from couple_lite import engine as engine_mod
+from couple_lite.engine import Engine
+from couple_lite.errors import ControlVectorError, EngineError, UnsupportedArchitectureError
+
+PROMPT = "The quick brown fox"
+
+
+def vec(engine, rows=None, scale=1.0, seed=0):
+    v = np.zeros((engine.n_layer, engine.n_embd), dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    for il in rows or range(1, engine.n_layer):
+        v[il] = rng.standard_normal(engine.n_embd) * scale
+    return v
+
+
+def test_info(tiny_engine):
+    info = tiny_engine.info()
+    assert info["architecture"] == "llama"
+    assert (info["n_layer"], info["n_embd"]) == (4, 64)
+    assert info["gpu_offload"] == bool(llama_cpp.llama_supports_gpu_offload())
+
+
+def test_vector_moves_logits_and_clearing_restores_exactly(tiny_engine):
+    base = tiny_engine.logits([PROMPT])
+    tiny_engine.set_control_vector(vec(tiny_engine))
+    try:
+        steered = tiny_engine.logits([PROMPT])
+    finally:
+        tiny_engine.clear_control_vector()
+    assert np.abs(steered - base).max() > 0.1
+    np.testing.assert_array_equal(tiny_engine.logits([PROMPT]), base)
+
+
+def test_row_il_is_added_at_the_output_of_block_il(tiny_engine):
+    """Rows outside the layer range are ignored; hidden states include the vector exactly."""
+    base = tiny_engine.hidden_states([PROMPT])[0]
+    v = vec(tiny_engine)
+    with tiny_engine.steered(v, layers=(2, 2)):
+        h = tiny_engine.hidden_states([PROMPT])[0]
+    np.testing.assert_allclose(h[:2], base[:2], atol=1e-6)  # blocks 0-1 untouched
+    np.testing.assert_allclose(h[2] - base[2], v[2], atol=1e-4)  # block 2: + v[2] exactly
+    assert np.abs(h[3] - base[3]).max() > 1e-3  # later blocks see the change
+
+
+def test_generation_never_uses_a_stale_cache(tiny_engine, tiny_model_path):
+    """A steered answer after an unsteered one equals the answer of a fresh engine that was
+    steered from the start (so the cached prompt was recomputed under the new vector)."""
+    kw = dict(max_tokens=12, temperature=0.0, chat=False)
+    plain = tiny_engine.generate(PROMPT, **kw)
+    v = vec(tiny_engine, scale=2.0)
+    with tiny_engine.steered(v):
+        steered = tiny_engine.generate(PROMPT, **kw)
+    fresh = Engine(tiny_model_path, n_ctx=512, n_threads=2)
+    fresh.set_control_vector(v)
+    assert steered == fresh.generate(PROMPT, **kw)
+    fresh.close()
+    assert steered != plain
+    assert tiny_engine.generate(PROMPT, **kw) == plain
+
+
+def test_streaming_yields_the_same_text(tiny_engine):
+    kw = dict(max_tokens=10, temperature=0.0, chat=False)
+    pieces = list(tiny_engine.stream(PROMPT, **kw))
+    assert len(pieces) > 1
+    assert "".join(pieces) == tiny_engine.generate(PROMPT, **kw)
+
+
+def test_steered_context_restores_previous_vector_on_error(tiny_engine):
+    outer, inner = vec(tiny_engine, seed=1), vec(tiny_engine, seed=2)
+    tiny_engine.set_control_vector(outer)
+    try:
+        with pytest.raises(RuntimeError):
+            with tiny_engine.steered(inner):
+                raise RuntimeError("boom")
+        np.testing.assert_array_equal(tiny_engine.control_vector, outer)
+    finally:
+        tiny_engine.clear_control_vector()
+    assert tiny_engine.control_vector is None
+
+
+@pytest.mark.parametrize("bad,msg", [
+    (np.zeros((3, 64), np.float32), "shape"),
+    (np.full((4, 64), np.nan, np.float32), "NaN"),
+    (np.ones((4, 64), np.float32), "row 0"),
+])
+def test_bad_vectors_are_rejected(tiny_engine, bad, msg):
+    with pytest.raises(ControlVectorError, match=msg):
+        tiny_engine.set_control_vector(bad)
+    assert tiny_engine.control_vector is None
+
+
+def test_bad_layer_range(tiny_engine):
+    with pytest.raises(ControlVectorError, match="layer range"):
+        tiny_engine.set_control_vector(vec(tiny_engine), layers=(0, 2))
+
+
+def test_batched_hidden_states_match_single_texts(tiny_engine):
+    texts = [PROMPT, "a", "Something longer than the others, by a margin"]
+    batch = tiny_engine.hidden_states(texts)
+    assert batch.shape == (3, 4, 64)
+    for i, t in enumerate(texts):
+        np.testing.assert_allclose(tiny_engine.hidden_states([t])[0], batch[i], atol=1e-4)
+    full = tiny_engine.hidden_states(texts, all_tokens=True)
+    assert [f.shape[0] for f in full] == [len(tiny_engine.tokenize(t)) for t in texts]
+    np.testing.assert_allclose(full[2][-1], batch[2], atol=1e-5)
+
+
+def test_option_logprobs(tiny_engine):
+    lp = tiny_engine.option_logprobs([PROMPT, "x"], ["a", "b", "c"], chat=False)
+    assert lp.shape == (2, 3)
+    assert np.all(lp < 0) and np.all(np.exp(lp).sum(axis=1) <= 1 + 1e-9)
+    logits = tiny_engine.logits([PROMPT])[0].astype(np.float64)
+    ids = [tiny_engine.tokenize(o, add_bos=False)[0] for o in "abc"]
+    expect = logits[ids] - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
+    np.testing.assert_allclose(lp[0], expect, atol=1e-6)
+    with pytest.raises(EngineError, match="distinct tokens"):
+        tiny_engine.option_logprobs([PROMPT], ["ab", "ac"], chat=False)
+
+
+def test_steerability_check(tiny_engine, monkeypatch):
+    assert tiny_engine.check_steerable() > 0
+    # an architecture whose graph never adds the vector behaves like a no-op apply:
+    monkeypatch.setattr(Engine, "_apply", lambda self, ctx, data, a, b: None)
+    with pytest.raises(UnsupportedArchitectureError, match="'llama' architecture ignores control vectors"):
+        tiny_engine.check_steerable()
+
+
+def test_historic_function_names(monkeypatch):
+    fake = object()
+    monkeypatch.delattr(llama_cpp, "llama_set_adapter_cvec")
+    monkeypatch.setattr(llama_cpp, "llama_apply_adapter_cvec", fake, raising=False)
+    assert engine_mod._cvec_function() is fake
+    monkeypatch.delattr(llama_cpp, "llama_apply_adapter_cvec")
+    monkeypatch.setattr(llama_cpp, "llama_control_vector_apply", fake, raising=False)
+    assert engine_mod._cvec_function() is fake
+    monkeypatch.delattr(llama_cpp, "llama_control_vector_apply")
+    with pytest.raises(EngineError, match="no control-vector function"):
+        engine_mod._cvec_function()
+
+
+def test_clear_with_null_restores_after_direct_c_call(tiny_engine):
+    """Fact: passing None clears; a full zero-filled buffer is what we always pass."""
+    base = tiny_engine.logits([PROMPT])
+    tiny_engine.set_control_vector(vec(tiny_engine, rows=[1]))
+    tiny_engine.set_control_vector(vec(tiny_engine, rows=[3]))  # row 1 must not linger
+    only3 = tiny_engine.logits([PROMPT])
+    tiny_engine.clear_control_vector()
+    with tiny_engine.steered(vec(tiny_engine, rows=[3])):
+        np.testing.assert_array_equal(tiny_engine.logits([PROMPT]), only3)
+    np.testing.assert_array_equal(tiny_engine.logits([PROMPT]), base)

