@@ -70,6 +70,7 @@ class Engine:
         self.architecture = self.metadata("general.architecture") or "unknown"
         self._runner = BatchRunner(model, self.n_layer, self.n_embd, n_ctx, self.n_threads, n_seq_max)
         self._cvec: np.ndarray | None = None
+        self._steerable: bool | None = None  # checked on the first vector applied
         self.lock = threading.RLock()  # one model, many callers: one operation at a time
 
     def close(self) -> None:
@@ -121,6 +122,10 @@ class Engine:
             keep = np.zeros(self.n_layer, dtype=bool)
             keep[lo: hi + 1] = True
             v[~keep] = 0.0
+        if self._steerable is None:
+            self._steerable = False
+            self.check_steerable()  # raises UnsupportedArchitectureError for e.g. bert, mamba
+            self._steerable = True
         # the C buffer has n_layer-1 rows: row r is added after block r+1; always pass all rows
         data = np.ascontiguousarray(v[1:])
         with self.lock:
@@ -218,8 +223,11 @@ class Engine:
                 text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                 seed=self.seed if seed is None else seed, stream=True,
             )
-            for chunk in pieces:
-                yield chunk["choices"][0]["text"]
+            try:
+                for chunk in pieces:
+                    yield chunk["choices"][0]["text"]
+            except ValueError as e:  # e.g. the prompt does not fit the context
+                raise EngineError(f"generation failed: {e}; shorten the prompt or raise n_ctx") from None
 
     def generate(self, prompt: str, **kwargs) -> str:
         """The whole answer as one string (see :meth:`stream` for the arguments)."""

@@ -133,6 +133,24 @@ def test_steerability_check(tiny_engine, monkeypatch):
         tiny_engine.check_steerable()
 
 
+def test_first_vector_checks_steerability(tiny_model_path, monkeypatch):
+    monkeypatch.setattr(Engine, "_apply", lambda self, ctx, data, a, b: None)
+    engine = Engine(tiny_model_path, n_ctx=512, n_threads=2)
+    with pytest.raises(UnsupportedArchitectureError, match="ignores control vectors"):
+        engine.set_control_vector(vec(engine))
+    assert engine.control_vector is None
+    engine.close()
+
+
+def test_prompt_longer_than_context_is_a_clear_error(tiny_model_path):
+    engine = Engine(tiny_model_path, n_ctx=64, n_threads=2)
+    with pytest.raises(EngineError, match="n_ctx|context"):
+        engine.generate("x " * 200, chat=False, max_tokens=4)
+    with pytest.raises(EngineError, match="n_ctx"):
+        engine.hidden_states(["x " * 200])
+    engine.close()
+
+
 def test_historic_function_names(monkeypatch):
     fake = object()
     monkeypatch.delattr(llama_cpp, "llama_set_adapter_cvec")

@@ -1,4 +1,4 @@
-"""`python cli.py explain`: JSON contract, the done-when example and one-line errors."""
+"""The CLI: explain (JSON contract, the done-when example), info errors, one-line errors, help."""
 
 from __future__ import annotations
 
@@ -55,6 +55,8 @@ def test_objective_file(tmp_path):
     (["--values", "powr=6"], "Did you mean 'power'"),
     (["--values", "power=9"], "outside the scale"),
     (["--values", "power=6", "--observed", "security=nan"], "finite"),
+    (["--values", "power=6", "--observed", "security=9"], "outside the scale"),
+    (["--values", "power=6", "--observed", "security=4,security=5"], "given twice"),
     (["--values", "power=6", "--system", "nope"], "unknown value system"),
     (["--objective", "/no/such/file.yaml"], "not found"),
     (["--values", "power=6", "--plausibility", "-1"], "plausibility"),
@@ -65,6 +67,19 @@ def test_errors_are_one_line_and_exit_nonzero(args, msg):
     assert msg in r.output
     assert "Traceback" not in r.output
     assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("model,msg", [("/no/such/model.gguf", "not found"), ("nosuch", "unknown model")])
+def test_info_errors(model, msg, tmp_path):
+    r = run("info", "--model", model)
+    assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_info_on_a_non_gguf_file(tmp_path):
+    p = tmp_path / "m.gguf"
+    p.write_bytes(b"PK\x03\x04 not a model")
+    r = run("info", "--model", str(p))
+    assert r.exit_code == 2 and "not a GGUF file" in r.output
 
 
 def test_help_lists_commands_with_examples():
