@@ -57,6 +57,9 @@ class BatchRunner:
     def __init__(self, model, n_layer: int, n_embd: int, n_ctx: int, n_threads: int, n_seq_max: int = 16):
         self._lib = _ggml_base()
         self.n_layer, self.n_embd, self.n_ctx, self.n_seq_max = n_layer, n_embd, n_ctx, n_seq_max
+        # texts in one decode attend over each other's cache slots (masked), a cost quadratic in
+        # the pack size: small packs keep that below the matmul cost
+        self.pack_tokens = min(n_ctx, 256)
         self._want = False  # capture on/off: the callback declines every node when off
         self._store: dict[int, np.ndarray] = {}
         self._checked = False
@@ -74,11 +77,30 @@ class BatchRunner:
         if not self.ctx:
             raise EngineError("llama.cpp could not create the hidden-state context (out of memory?)")
         self.n_vocab = llama_cpp.llama_vocab_n_tokens(llama_cpp.llama_model_get_vocab(model))
-        self._batch = llama_cpp.llama_batch_init(n_ctx, 0, n_seq_max)
+        self._init_batch(n_ctx)
+
+    def _init_batch(self, n: int) -> None:
+        """A llama_batch whose arrays are numpy buffers we own, filled without per-token Python:
+        one contiguous seq-id array, and a pointer array aimed at its elements once, here."""
+        self._tok = np.zeros(n, dtype=np.int32)
+        self._pos = np.zeros(n, dtype=np.int32)
+        self._nseq = np.ones(n, dtype=np.int32)
+        self._seq = np.zeros(n, dtype=np.int32)
+        self._seq_ptrs = (ctypes.POINTER(ctypes.c_int32) * n)(
+            *[ctypes.cast(self._seq.ctypes.data + 4 * i, ctypes.POINTER(ctypes.c_int32)) for i in range(n)]
+        )
+        self._out = np.zeros(n, dtype=np.int8)
+        b = llama_cpp.llama_batch()
+        b.token = self._tok.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        b.embd = None
+        b.pos = self._pos.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        b.n_seq_id = self._nseq.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))
+        b.seq_id = ctypes.cast(self._seq_ptrs, type(b.seq_id))
+        b.logits = self._out.ctypes.data_as(ctypes.POINTER(ctypes.c_int8))
+        self._batch = b
 
     def close(self) -> None:
         if getattr(self, "ctx", None):
-            llama_cpp.llama_batch_free(self._batch)
             llama_cpp.llama_free(self.ctx)
             self.ctx = None
 
@@ -122,28 +144,21 @@ class BatchRunner:
     def _decode(self, seqs: list[list[int]], out_rows: list[list[int]]) -> np.ndarray:
         """One decode of several sequences; returns logits of the requested rows, in order."""
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self.ctx), True)
-        b = self._batch
         n = sum(map(len, seqs))
-        toks = np.concatenate([np.asarray(s, dtype=np.int32) for s in seqs])
-        pos = np.concatenate([np.arange(len(s), dtype=np.int32) for s in seqs])
-        logits = np.zeros(n, dtype=np.int8)
-        offsets = np.cumsum([0] + [len(s) for s in seqs[:-1]])
-        for off, rows in zip(offsets, out_rows):
-            logits[off + np.asarray(rows, dtype=np.int64)] = 1
-        ctypes.memmove(b.token, toks.ctypes.data, toks.nbytes)
-        ctypes.memmove(b.pos, pos.ctypes.data, pos.nbytes)
-        ctypes.memmove(b.logits, logits.ctypes.data, logits.nbytes)
-        k = 0
-        for s, seq in enumerate(seqs):
-            for _ in range(len(seq)):
-                b.n_seq_id[k] = 1
-                b.seq_id[k][0] = s
-                k += 1
+        lengths = [len(s) for s in seqs]
+        starts = np.cumsum([0] + lengths[:-1])
+        self._tok[:n] = np.concatenate([np.asarray(s, dtype=np.int32) for s in seqs])
+        self._pos[:n] = np.arange(n) - np.repeat(starts, lengths)
+        self._seq[:n] = np.repeat(np.arange(len(seqs), dtype=np.int32), lengths)
+        self._out[:n] = 0
+        for off, rows in zip(starts, out_rows):
+            self._out[off + np.asarray(rows, dtype=np.int64)] = 1
+        b = self._batch
         b.n_tokens = n
         rc = llama_cpp.llama_decode(self.ctx, b)
         if rc != 0:
             raise EngineError(f"llama_decode failed with code {rc}")
-        n_out = int(logits.sum())
+        n_out = int(self._out[:n].sum())
         ptr = llama_cpp.llama_get_logits(self.ctx)
         return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
 
@@ -153,7 +168,7 @@ class BatchRunner:
         for i, s in enumerate(seqs):
             if len(s) > self.n_ctx:
                 raise EngineError(f"text {i} has {len(s)} tokens, more than n_ctx={self.n_ctx}; raise n_ctx")
-            if pack and (size + len(s) > self.n_ctx or len(pack) == self.n_seq_max):
+            if pack and (size + len(s) > self.pack_tokens or len(pack) == self.n_seq_max):
                 yield pack
                 pack, size = [], 0
             pack.append(i)
