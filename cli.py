@@ -26,6 +26,48 @@ def _print_json(obj) -> None:
     click.echo(json.dumps(obj, indent=2, sort_keys=False))
 
 
+def _progress(label: str):
+    """A progress callback that redraws one line on stderr."""
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{label}: {done}/{total}", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+    return show
+
+
+def _engine(model):
+    """Load a model; returns the engine, its registry/file name and sha256."""
+    from couple_lite.engine import Engine
+    from couple_lite.model_store import model_identity, resolve_model
+
+    path = resolve_model(model)
+    name, sha = model_identity(path)
+    return Engine(path, n_ctx=2048), name, sha
+
+
+def _pack(pack_path, engine, name, sha, system):
+    from couple_lite.pack import default_pack_path, load_pack
+
+    from couple_lite.errors import ControlVectorError
+
+    path = pack_path or default_pack_path(name, system)
+    pack = load_pack(path, sha, engine.n_layer, engine.n_embd)
+    if pack.system != system:
+        raise ControlVectorError(f"pack {str(path)!r} holds {pack.system!r} values, not {system!r}; pass --system {pack.system}")
+    return pack, path
+
+
+def _layers(text):
+    if not text:
+        return None
+    try:
+        a, b = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise click.BadParameter("write the layer range as FIRST-LAST, e.g. 10-17") from None
+    return a, b
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """couple-lite: steer a local language model toward a pluralistic value profile.
@@ -43,8 +85,8 @@ def main() -> None:
 @click.option("--observed", help='Known/measured profile (abduction evidence), e.g. "security=4,power=2".')
 @click.option("--observed-sd", type=float, default=0.0, show_default=True,
               help="Measurement noise sd of each observed value (0 = exact).")
-@click.option("--system", default="schwartz10", show_default=True,
-              help="Value system: schwartz10, schwartz19, moral_foundations or a JSON file.")
+@click.option("--system", default=None,
+              help="Value system: schwartz10 (default), schwartz19, moral_foundations or a JSON file.")
 @click.option("--plausibility", type=float, default=None,
               help="Price of implausible shifts when resolving conflicting priorities "
                    "(default 0.1 with --priority; 0 meets every target exactly).")
@@ -54,20 +96,11 @@ def explain(values_, priority, objective_file, observed, observed_sd, system, pl
 
     Example: python cli.py explain --values "power=6,benevolence=5" --observed "security=4" --json
     """
-    from couple_lite.objective import load_objective, make_objective, parse_levels
+    from couple_lite.objective import parse_levels
     from couple_lite.reasoning import plan_counterfactual
     from couple_lite.values import load_value_system
 
-    if objective_file and values_:
-        raise click.UsageError("give either --values or --objective, not both")
-    if objective_file:
-        obj = load_objective(objective_file, system if system != "schwartz10" else None)
-        if priority:
-            obj = make_objective(obj.targets, priority, obj.system)
-    elif values_:
-        obj = make_objective(values_, priority, system)
-    else:
-        raise click.UsageError('give target levels with --values "power=6" or --objective FILE')
+    obj = _objective(values_, priority, objective_file, system)
     obs = parse_levels(observed, load_value_system(obj.system)) if observed else None
     plan = plan_counterfactual(obj, obs, observed_sd, plausibility=plausibility)
     if as_json:
@@ -95,6 +128,350 @@ def systems(as_json):
         click.echo(f"{n}: {s.description}")
         for v in s.values:
             click.echo(f"  {v.name:<26} {v.definition}")
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--system", default="schwartz10", show_default=True, help="Value system (built in).")
+@click.option("--method", type=click.Choice(["mean", "pca", "probe"]), default="mean", show_default=True)
+@click.option("--pairs", type=click.Choice(["context", "persona"]), default="context", show_default=True,
+              help="context: same situation, value honoured or not; persona: 'you value X' prompts.")
+@click.option("--layers", default=None, help="Layer range FIRST-LAST (default: chosen from held-out separability).")
+@click.option("--keep-confounds", is_flag=True, help="Do not project out confound and common-mode directions.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Pack file to write (default: models/packs/<model>-<system>.npz).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def extract(model, system, method, pairs, layers, keep_confounds, output, as_json):
+    """Extract value directions from the model's hidden states and write a value-vector pack.
+
+    Example: python cli.py extract --method mean --pairs context -o models/packs/mine.npz
+    """
+    from couple_lite.pack import ValuePack, default_pack_path, save_pack
+    from couple_lite.values import load_value_system
+    from couple_lite.vectors import extract as run_extract
+
+    vs = load_value_system(system)
+    engine, name, sha = _engine(model)
+    ex = run_extract(engine, vs, method, pairs, _layers(layers), remove=not keep_confounds,
+                     progress=_progress("hidden states"))
+    path = save_pack(ValuePack(sha, name, engine.architecture, vs.name, ex), output or default_pack_path(name, vs.name))
+    lo, hi = ex.layer_range
+    data = {"pack": str(path), "layer_range": [lo, hi], "settings": ex.settings,
+            "heldout_value_accuracy": float(ex.value_accuracy[lo: hi + 1].mean()),
+            "removed_share": dict(zip(ex.values, map(float, ex.removed[:, lo: hi + 1].mean(axis=1))))}
+    if as_json:
+        _print_json(data)
+        return
+    from couple_lite.table import format_table
+
+    click.echo(f"wrote {path}: layers {lo}-{hi}, held-out value accuracy {data['heldout_value_accuracy']:.2f} "
+               f"(chance {1 / len(ex.values):.2f})")
+    rows = [[v, float(ex.pair_accuracy[i, lo: hi + 1].mean()), data["removed_share"][v]] for i, v in enumerate(ex.values)]
+    click.echo(format_table(["value", "held-out pair accuracy", "share removed as confound"], rows))
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--system", default="schwartz10", show_default=True)
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Pack to calibrate (updated in place).")
+@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
+@click.option("--strength", default="0.03", show_default=True,
+              help="Sweep strength(s), comma-separated (share of the residual norm per steered block).")
+@click.option("--no-fluency", is_flag=True, help="Skip the fluency-limit sweep.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_json):
+    """Measure the response matrix R (steer each value, measure all) and fluency limits; store them in the pack.
+
+    Example: python cli.py calibrate --instrument questionnaire --strength 0.04
+    """
+    from couple_lite.calibrate import fluency_limits, response_matrix, specificity
+    from couple_lite.pack import save_pack
+    from couple_lite.values import load_value_system
+
+    vs = load_value_system(system)
+    engine, name, sha = _engine(model)
+    pack, path = _pack(pack_path, engine, name, sha, vs.name)
+    try:
+        doses = tuple(float(x) for x in strength.split(","))
+    except ValueError:
+        raise click.BadParameter("strengths must be numbers, e.g. 0.015,0.03") from None
+    if not doses or any(not 0 < d < 1 for d in doses):
+        raise click.BadParameter("strengths must lie between 0 and 1 (share of the residual norm)")
+    R, base, sweep = response_matrix(engine, vs, pack.extraction, instrument, doses,
+                                     progress=_progress("response matrix"))
+    pack.response, pack.response_instrument, pack.strength = R, instrument, max(doses)
+    pack.metrics["specificity"] = specificity(R)
+    pack.metrics["dose_response"] = sweep
+    pack.metrics["unsteered_profile"] = base.profile
+    pack.metrics["unsteered_sd"] = base.sd
+    if not no_fluency:
+        limits, _ = fluency_limits(engine, pack.extraction, progress=_progress("fluency"))
+        pack.fluency_limit = limits
+        pack.metrics["fluency_max_nll_rise"] = 0.1
+    save_pack(pack, path)
+    data = {"pack": str(path), "instrument": instrument, "strengths": list(doses), "values": pack.values,
+            "response": R.tolist(), "specificity": pack.metrics["specificity"],
+            "fluency_limit": None if pack.fluency_limit is None else dict(zip(pack.values, map(float, pack.fluency_limit)))}
+    if as_json:
+        _print_json(data)
+        return
+    from couple_lite.table import format_table
+
+    sp = data["specificity"]
+    click.echo(f"updated {path}; R per unit strength on {instrument}: diagonal mean {sp['diag_mean']:.2f}, "
+               f"off-diagonal mean |.| {sp['offdiag_mean_abs']:.2f}, own value largest in {sp['rows_diag_largest']}/"
+               f"{sp['n_values']} rows")
+    short = [v[:6] for v in pack.values]
+    click.echo(format_table(["steer \\ measured"] + short, [[v] + list(map(float, R[i])) for i, v in enumerate(pack.values)]))
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--system", default="schwartz10", show_default=True)
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (for --values and the probe).")
+@click.option("--values", "values_", default=None, help='Steer before measuring, e.g. "power=6" (naive mapping: strength x (level-3.5)/2.5).')
+@click.option("--strength", type=float, default=0.04, show_default=True, help="Strength for --values at level 6.")
+@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
+@click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
+@click.option("--variant", type=click.Choice(["default", "paraphrase", "reversed"]), default="default", show_default=True,
+              help="Prompt wording (paraphrase) or reversed scale/labels, for test-retest.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def measure(model, system, pack_path, values_, strength, instrument, items, variant, as_json):
+    """Measure the model's value profile (1-6 scale, ipsatised), unsteered or steered.
+
+    Example: python cli.py measure --instrument forced_choice --json
+    """
+    import numpy as np
+
+    from couple_lite.calibrate import steering_vector
+    from couple_lite.measure import load_items, measure as run_measure
+    from couple_lite.objective import parse_levels
+    from couple_lite.values import load_value_system
+
+    vs = load_value_system(system)
+    engine, name, sha = _engine(model)
+    pack = None
+    if values_ or instrument == "probe" or pack_path:
+        pack, _ = _pack(pack_path, engine, name, sha, vs.name)
+    item_list, skipped = load_items(vs, items) if items else (None, 0)
+    vector = None
+    if values_:
+        levels = parse_levels(values_, vs)
+        coef = np.array([strength * (levels[v] - 3.5) / 2.5 if v in levels else 0.0 for v in pack.values])
+        vector = steering_vector(pack.extraction, coef)
+    with engine.steered(vector):
+        prof = run_measure(engine, vs, instrument, items=item_list, variant=variant,
+                           extraction=pack.extraction if pack else None)
+    data = prof.model_dump() | {"skipped_rows": skipped, "steered": values_}
+    if as_json:
+        _print_json(data)
+        return
+    from couple_lite.table import format_table
+
+    click.echo(f"{instrument} ({variant}), {prof.n_items} prompts" + (f", steered: {values_}" if values_ else "")
+               + (f", raw mean {prof.raw_mean:.2f}" if prof.raw_mean is not None else "")
+               + (f", {skipped} rows of other value systems skipped" if skipped else ""))
+    click.echo(format_table(["value", "level", "± se"], [[v, prof.profile[v], prof.sd[v]] for v in prof.profile]))
+    if prof.missing:
+        click.echo(f"no items for: {', '.join(prof.missing)}")
+
+
+def _objective(values_, priority, objective_file, system):
+    from couple_lite.objective import load_objective, make_objective
+
+    if objective_file and values_:
+        raise click.UsageError("give either --values or --objective, not both (they would conflict)")
+    if objective_file:
+        obj = load_objective(objective_file, system)
+        return make_objective(obj.targets, priority, obj.system) if priority else obj
+    if not values_:
+        raise click.UsageError('give target levels with --values "benevolence=6,power=1" or --objective FILE')
+    return make_objective(values_, priority, system or "schwartz10")
+
+
+def _steerer(model, pack_path, system="schwartz10"):
+    from couple_lite.steering import Steerer
+
+    engine, name, sha = _engine(model)
+    pack, _ = _pack(pack_path, engine, name, sha, system)
+    return Steerer(engine, pack, name)
+
+
+def _ablation(no_scm, no_decouple, no_abduction):
+    from couple_lite.steering import Ablation
+
+    return Ablation(scm=not no_scm, decouple=not no_decouple, abduction=not no_abduction)
+
+
+def _plan_table(plan) -> str:
+    from couple_lite.table import format_table
+
+    rows = []
+    for n in plan.factual:
+        t = plan.objective.targets.get(n)
+        rows.append([n, plan.factual[n], "" if t is None else t,
+                     f"{plan.counterfactual[n]:.2f} ± {plan.counterfactual_sd[n]:.2f}",
+                     f"{plan.coefficients[n]:+.4f}", plan.predicted[n]])
+    out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
+    paths = [f"  {e['value']}: " + "; ".join(" -> ".join(p["path"]) + f" ({p['effect']:+.2f})" for p in e["paths"])
+             for e in plan.explanation if e["paths"] and abs(e["change"]) > 0.05]
+    return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
+
+
+_STEER_OPTIONS = [
+    click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".'),
+    click.option("--priority", help='Priorities, e.g. "benevolence>power".'),
+    click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file."),
+    click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10)."),
+    click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m)."),
+    click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (default: the shipped one)."),
+    click.option("--max-tokens", type=int, default=160, show_default=True),
+    click.option("--temperature", type=float, default=0.7, show_default=True),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--no-scm", is_flag=True, help="Ablation: change only the named values."),
+    click.option("--no-decouple", is_flag=True, help="Ablation: per-value gains instead of solving with all of R."),
+    click.option("--no-abduction", is_flag=True, help="Ablation: population prior as the factual profile."),
+]
+
+
+def _steer_options(f):
+    for opt in reversed(_STEER_OPTIONS):
+        f = opt(f)
+    return f
+
+
+@main.command()
+@click.argument("prompt")
+@_steer_options
+@click.option("--explain", "show_explain", is_flag=True, help="Also print the counterfactual table and causal paths.")
+@click.option("--baseline", is_flag=True, help="Also print the unsteered answer for comparison.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def steer(prompt, values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
+          no_scm, no_decouple, no_abduction, show_explain, baseline, as_json):
+    """Answer PROMPT with the model steered toward a value objective (streamed).
+
+    Example: python cli.py steer "How should I spend my weekend?" --values "benevolence=6,power=1" --explain
+    """
+    if not prompt.strip():
+        raise click.UsageError("the prompt is empty; give a question or an instruction")
+    obj = _objective(values_, priority, objective_file, system)
+    st = _steerer(model, pack_path, obj.system)
+    plan = st.plan(obj, _ablation(no_scm, no_decouple, no_abduction))
+    gen = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
+    for w in plan.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if as_json:
+        data = {"text": st.generate(prompt, plan, **gen), "objective": obj.model_dump(), "factual": plan.factual,
+                "counterfactual": plan.counterfactual, "coefficients": plan.coefficients, "model": plan.model,
+                "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings,
+                "explanation": plan.explanation}
+        if baseline:
+            data["baseline"] = st.generate(prompt, None, **gen)
+        _print_json(data)
+        return
+    if show_explain:
+        click.echo(_plan_table(plan) + "\n")
+    try:
+        if baseline:
+            click.echo("unsteered: ", nl=False)
+            for piece in st.stream(prompt, None, **gen):
+                click.echo(piece, nl=False)
+            click.echo("\n\nsteered: ", nl=False)
+        for piece in st.stream(prompt, plan, **gen):
+            click.echo(piece, nl=False)
+        click.echo()
+    except KeyboardInterrupt:  # the engine has already restored the unsteered model
+        click.echo("\n[interrupted]", err=True)
+        sys.exit(130)
+
+
+@main.command()
+@_steer_options
+def chat(values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
+         no_scm, no_decouple, no_abduction):
+    """Interactive steered chat; change the objective between turns with /values ... (no reload).
+
+    Example: python cli.py chat --values "universalism=6,power=1"   (then type; /values power=6; /quit)
+    """
+    from couple_lite.objective import make_objective
+
+    obj = _objective(values_, priority, objective_file, system)
+    st = _steerer(model, pack_path, obj.system)
+    ablation = _ablation(no_scm, no_decouple, no_abduction)
+    plan = st.plan(obj, ablation, explain=False)
+    history: list[tuple[str, str]] = []
+    click.echo("steered chat: /values LEVELS [/priority P] to change the objective, /reset, /quit")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return
+        if line == "/reset":
+            history.clear()
+            continue
+        if line.startswith("/values"):
+            parts = line.split("/priority")
+            try:
+                obj = make_objective(parts[0][len("/values"):].strip(), parts[1].strip() if len(parts) > 1 else None, obj.system)
+                plan = st.plan(obj, ablation, explain=False)
+            except CoupleError as e:
+                click.echo(f"error: {e}", err=True)
+                continue
+            click.echo("objective: " + ", ".join(f"{k}={v:g}" for k, v in obj.targets.items()))
+            for w in plan.warnings:
+                click.echo(f"warning: {w}", err=True)
+            continue
+        click.echo("model> ", nl=False)
+        pieces = []
+        try:
+            for piece in st.stream(line, plan, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                   history=history):
+                pieces.append(piece)
+                click.echo(piece, nl=False)
+        except KeyboardInterrupt:
+            click.echo(" [interrupted]", nl=False)
+        except CoupleError as e:
+            click.echo(f"\nerror: {e}", err=True)
+            continue
+        click.echo()
+        history.append((line, "".join(pieces)))
+
+
+@main.command()
+@click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".')
+@click.option("--priority", help='Priorities, e.g. "benevolence>power".')
+@click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file.")
+@click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10).")
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Control-vector .gguf to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def export(values_, priority, objective_file, system, model, pack_path, output, as_json):
+    """Write the control vector for an objective as a llama.cpp control-vector file.
+
+    Example: python cli.py export --values "benevolence=6,power=1" -o benevolent.gguf
+    (then: llama-cli -m MODEL.gguf --control-vector benevolent.gguf)
+    """
+    from couple_lite.control_vector import write_control_vector
+
+    obj = _objective(values_, priority, objective_file, system)
+    st = _steerer(model, pack_path, obj.system)
+    plan = st.plan(obj, explain=False)
+    path = write_control_vector(output, st.vector(plan), st.engine.architecture)
+    for w in plan.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if as_json:
+        _print_json({"path": str(path), "coefficients": plan.coefficients, "reached": plan.reached,
+                     "model": plan.model, "model_path": str(st.engine.model_path)})
+    else:
+        lo, hi = st.pack.extraction.layer_range
+        click.echo(f"wrote {path} (blocks {lo}-{hi}); use it with: llama-cli -m {st.engine.model_path} "
+                   f"--control-vector {path}")
 
 
 @main.command()

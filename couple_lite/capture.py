@@ -201,6 +201,21 @@ class BatchRunner:
             return all_logits, None
         return all_logits, (states if all_tokens else np.stack(states))
 
+    def token_logprobs(self, seqs: list[list[int]]) -> list[np.ndarray]:
+        """log P(token t | tokens < t) for t = 1.. of each sequence (for perplexity)."""
+        out = []
+        for pack in self._packs(seqs):
+            group = [seqs[i] for i in pack]
+            lg = self._decode(group, [list(range(len(s) - 1)) for s in group]).astype(np.float64)
+            m = lg.max(axis=1, keepdims=True)
+            lsm = lg - m - np.log(np.exp(lg - m).sum(axis=1, keepdims=True))
+            off = 0
+            for s in group:
+                n = len(s) - 1
+                out.append(lsm[np.arange(off, off + n), np.asarray(s[1:])])
+                off += n
+        return out
+
     def _collect(self, group, pack, states, all_tokens) -> None:
         if len(self._store) != self.n_layer:
             raise EngineError(

@@ -192,13 +192,18 @@ class Engine:
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
 
-    def chat_prompt(self, user: str, system: str | None = None) -> str:
-        """The model's chat template applied to one turn, ending where the assistant answers."""
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+    def chat_prompt(self, user: str, system: str | None = None, history: Sequence[tuple[str, str]] = ()) -> str:
+        """The model's chat template applied to earlier (user, assistant) turns and a new user
+        turn, ending where the assistant answers."""
+        messages = [{"role": "system", "content": system}] if system else []
+        for u, a in history:
+            messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
+        messages.append({"role": "user", "content": user})
         template = self.metadata("tokenizer.chat_template")
         if template is None:  # no template in the file: a plain, documented fallback
             head = f"{system}\n\n" if system else ""
-            return f"{head}User: {user}\nAssistant:"
+            turns = "".join(f"User: {u}\nAssistant: {a}\n" for u, a in history)
+            return f"{head}{turns}User: {user}\nAssistant:"
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace")
@@ -214,9 +219,10 @@ class Engine:
         top_p: float = 0.95,
         seed: int | None = None,
         chat: bool = True,
+        history: Sequence[tuple[str, str]] = (),
     ) -> Iterator[str]:
         """Yield the answer piece by piece under the current control vector."""
-        text = self.chat_prompt(prompt, system) if chat else prompt
+        text = self.chat_prompt(prompt, system, history) if chat else prompt
         with self.lock:
             self.llm.reset()
             pieces = self.llm.create_completion(
@@ -263,6 +269,23 @@ class Engine:
         with self.lock:
             _, states = self._runner.run([self.tokenize(t) for t in texts], hidden=True, all_tokens=all_tokens)
         return states
+
+    def mean_nll(self, texts: Sequence[str]) -> float:
+        """Mean negative log-likelihood per token of ``texts`` under the current vector (the log
+        of perplexity): the fluency measure."""
+        with self.lock:
+            lps = self._runner.token_logprobs([self.tokenize(t) for t in texts])
+        return float(-np.concatenate(lps).mean())
+
+    def answer_logprob(self, prompts: Sequence[str], answers: Sequence[str], system: str | None = None) -> np.ndarray:
+        """Mean log-probability per token of each answer as the assistant's reply to its prompt
+        (chat template applied): how readily the model would say it."""
+        prefixes = [self.chat_prompt(p, system) for p in prompts]
+        seqs = [self.tokenize(pre + a) for pre, a in zip(prefixes, answers)]
+        starts = [len(self.tokenize(pre)) for pre in prefixes]
+        with self.lock:
+            lps = self._runner.token_logprobs(seqs)
+        return np.array([lp[max(s - 1, 0):].mean() for lp, s in zip(lps, starts)])
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Next-token logits after each text (n_texts, n_vocab), under the current vector."""

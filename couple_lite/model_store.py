@@ -22,7 +22,8 @@ from pydantic import BaseModel
 
 from .errors import DownloadError, ModelFileError
 
-__all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "resolve_model", "check_gguf"]
+__all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "resolve_model", "check_gguf",
+           "model_identity", "file_sha256"]
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 GGUF_MAGIC = b"GGUF"
@@ -150,3 +151,20 @@ def resolve_model(spec: str | os.PathLike | None = None, progress: Callable[[str
             f"unknown model {name!r}: not a file and not a registered name ({', '.join(reg)})"
         )
     return check_gguf(path)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_identity(path: Path) -> tuple[str, str]:
+    """(name, sha256) of a model file: the registry's entry for a cached registered model (no
+    hashing needed, the fetch verified it), else the file's stem and its hash."""
+    for entry in registry().values():
+        if path.resolve() == (model_cache_dir() / entry.file).resolve():
+            return entry.name, entry.sha256
+    return path.stem, file_sha256(path)

@@ -87,3 +87,33 @@ def test_help_lists_commands_with_examples():
     assert "explain" in r.output
     for cmd in main.commands:
         assert "Example:" in run(cmd, "--help").output
+
+
+def test_extract_calibrate_measure_on_the_tiny_model(tiny_model_path, tmp_path):
+    pack = tmp_path / "tiny.npz"
+    common = ["--model", str(tiny_model_path), "--system", "moral_foundations"]
+    r = run("extract", *common, "--layers", "1-2", "-o", str(pack), "--json")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["layer_range"] == [1, 2] and pack.exists()
+    r = run("calibrate", *common, "--pack", str(pack), "--instrument", "likelihood", "--strength", "0.5", "--json")
+    assert r.exit_code == 0, r.output
+    cal = json.loads(r.output[r.output.index("{"):])
+    assert len(cal["response"]) == 6 and set(cal["fluency_limit"]) == set(cal["values"])
+    r = run("measure", *common, "--pack", str(pack), "--values", "care=6", "--instrument", "likelihood", "--json")
+    assert r.exit_code == 0, r.output
+    m = json.loads(r.output[r.output.index("{"):])
+    for key in ("profile", "sd", "instrument", "n_items"):
+        assert key in m
+    r = run("measure", *common, "--instrument", "questionnaire")
+    assert r.exit_code == 0 and "care" in r.output
+
+
+def test_measure_errors(tiny_model_path, tmp_path):
+    common = ["--model", str(tiny_model_path), "--system", "moral_foundations"]
+    r = run("measure", *common, "--instrument", "probe", "--pack", str(tmp_path / "none.npz"))
+    assert r.exit_code == 2 and "not found" in r.output
+    r = run("measure", *common, "--items", str(tmp_path / "none.csv"))
+    assert r.exit_code == 2 and "not found" in r.output
+    r = run("extract", *common, "--layers", "0-9", "-o", str(tmp_path / "x.npz"))
+    assert r.exit_code == 2 and "layer range" in r.output and not (tmp_path / "x.npz").exists()

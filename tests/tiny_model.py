@@ -13,7 +13,7 @@ def write_tiny_llama(path: Path, n_embd: int = 64, n_layer: int = 4, n_head: int
     """SPM vocabulary (<unk>, <s>, </s>, 256 byte tokens, word-initial letters and digits),
     float32 random weights."""
     rng = np.random.default_rng(seed)
-    words = ["\u2581" + c for c in "abcdefghijklmnopqrstuvwxyz0123456789"]  # "▁a": word-initial letters
+    words = ["\u2581" + c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"]  # "▁a": word-initial letters
     tokens = [b"<unk>", b"<s>", b"</s>"] + [f"<0x{i:02X}>".encode() for i in range(256)] + [w.encode() for w in words]
     types = ([gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
              + [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * len(words))

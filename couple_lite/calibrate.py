@@ -1,0 +1,108 @@
+"""Calibration: how far steering each value moves every measured value, and how hard one can push.
+
+Strength is measured in units of the residual stream: strength 0.02 adds, at every steered block,
+2% of that block's typical residual norm along the value's unit direction.
+
+- **response matrix** R[i, j]: change of measured value j per unit strength on value i, from a
+  symmetric sweep (profile at +s minus profile at -s, over 2s), on items never used in extraction;
+- **specificity**: R's diagonal against its off-diagonal, and how many rows peak on their own value;
+- **fluency limit** per value: the strength at which the mean log-perplexity of fixed neutral text
+  rises by ``max_nll_rise`` nats per token (interpolated on a dose sweep).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .measure import Profile, measure
+from .vectors import Extraction
+
+__all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "NEUTRAL_TEXT"]
+
+NEUTRAL_TEXT = (
+    "The library opens at nine in the morning and closes at six in the evening. Visitors can borrow up "
+    "to five books at a time and return them at the front desk or in the box outside.",
+    "To make a simple tomato sauce, warm some olive oil, add chopped garlic, then the tomatoes and a "
+    "pinch of salt, and let it simmer for twenty minutes while stirring now and then.",
+    "The train to the coast leaves every hour. The journey takes about two hours, and there is a small "
+    "café on board that sells sandwiches, tea and coffee.",
+)
+
+
+def steering_vector(extraction: Extraction, coefficients: np.ndarray) -> np.ndarray:
+    """One (n_layer, n_embd) control vector: Σ_v c_v · unit direction_v · layer norm."""
+    c = np.asarray(coefficients, dtype=np.float64)
+    v = np.einsum("v,vld->ld", c, extraction.directions.astype(np.float64))
+    return (v * extraction.layer_norms[:, None]).astype(np.float32)
+
+
+def _vec(profile: Profile, names: list[str]) -> np.ndarray:
+    return np.array([profile.profile[n] for n in names])
+
+
+def response_matrix(engine, system, extraction: Extraction, instrument: str = "questionnaire",
+                    strength: float | tuple[float, ...] = 0.03, progress=None,
+                    **measure_kwargs) -> tuple[np.ndarray, Profile, dict]:
+    """R (V, V) per unit strength: the least-squares slope of the symmetric dose-response sweep
+    (profile at +s minus profile at -s, for each s), and the unsteered profile measured the same
+    way, and the sweep itself (value -> strength -> change of every measured value)."""
+    names = extraction.values
+    doses = (strength,) if isinstance(strength, (int, float)) else tuple(strength)
+    base = measure(engine, system, instrument, extraction=extraction, **measure_kwargs)
+    R = np.zeros((len(names), len(names)))
+    sweep: dict = {}
+    for i in range(len(names)):
+        num = np.zeros(len(names))
+        sweep[names[i]] = {}
+        for s in doses:
+            sides = []
+            for sign in (1.0, -1.0):
+                coef = np.zeros(len(names))
+                coef[i] = sign * s
+                with engine.steered(steering_vector(extraction, coef)):
+                    sides.append(_vec(measure(engine, system, instrument, extraction=extraction, **measure_kwargs), names))
+            diff = sides[0] - sides[1]  # = 2 s R[i] + noise
+            num += s * diff
+            sweep[names[i]][s] = dict(zip(names, map(float, diff / 2)))
+        R[i] = num / (2 * sum(s * s for s in doses))
+        if progress:
+            progress(i + 1, len(names))
+    return R, base, sweep
+
+
+def specificity(R: np.ndarray) -> dict:
+    """Diagonal vs off-diagonal of R, and rows whose largest response is their own value."""
+    n = len(R)
+    off = R[~np.eye(n, dtype=bool)]
+    diag = np.diag(R)
+    return {
+        "diag_mean": float(diag.mean()),
+        "offdiag_mean_abs": float(np.abs(off).mean()),
+        "ratio": float(diag.mean() / (np.abs(off).mean() + 1e-12)),
+        "rows_diag_largest": int((R.argmax(axis=1) == np.arange(n)).sum()),
+        "diag_positive": int((diag > 0).sum()),
+        "n_values": n,
+    }
+
+
+def fluency_limits(engine, extraction: Extraction, strengths=(0.02, 0.04, 0.08, 0.16),
+                   max_nll_rise: float = 0.1, progress=None) -> tuple[np.ndarray, float]:
+    """Per value, the largest strength whose neutral-text log-perplexity rise stays within
+    ``max_nll_rise`` (linear interpolation between sweep points). Returns limits and the base NLL."""
+    base = engine.mean_nll(NEUTRAL_TEXT)
+    limits = np.zeros(len(extraction.values))
+    for i in range(len(extraction.values)):
+        prev_s, prev_rise, limit = 0.0, 0.0, strengths[-1]
+        for s in strengths:
+            coef = np.zeros(len(extraction.values))
+            coef[i] = s
+            with engine.steered(steering_vector(extraction, coef)):
+                rise = engine.mean_nll(NEUTRAL_TEXT) - base
+            if rise > max_nll_rise:
+                limit = prev_s + (s - prev_s) * (max_nll_rise - prev_rise) / (rise - prev_rise)
+                break
+            prev_s, prev_rise = s, rise
+        limits[i] = limit
+        if progress:
+            progress(i + 1, len(extraction.values))
+    return limits, base

@@ -1,0 +1,105 @@
+"""Contrastive texts for value directions, written for this project (``data/texts_<system>.json``).
+
+- **context pairs**: the same question and framing; the answer honours the value or does not
+  (as in ConVA). The hidden state is the mean over the answer's tokens.
+- **persona pairs**: a system prompt "you deeply value X (definition)" vs "you do not care about X",
+  then a neutral question; the hidden state is the last prompt token. This is the naive baseline.
+- **confound pairs**: agreeing vs disagreeing, positive vs negative tone, long vs short answers;
+  their directions are projected out of every value direction.
+
+Splits are by behaviour (every fourth pair of a value is held out), never by framing, so a
+held-out pair never shares its sentence with a training pair.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ValueSystemError
+from .values import ValueSystem
+
+__all__ = ["Pair", "QUESTIONS", "value_pairs", "confound_pairs", "builtin_items", "PAIR_KINDS"]
+
+_DATA = Path(__file__).parent / "data"
+PAIR_KINDS = ("context", "persona")
+
+# neutral questions that frame an answer as the model's own account of itself
+QUESTIONS = (
+    "What did you do recently?",
+    "Tell me about a choice you made this week.",
+    "How did you handle the situation?",
+    "What is something you did that says a lot about you?",
+)
+_PERSONA = (
+    ("You are someone who deeply values {name}: {definition}", "You are someone who does not care about {name} at all."),
+    ("{Name} is one of the most important things in your life ({definition})", "{Name} means nothing to you."),
+    ("You always act out of {name}. {definition}", "You never act out of {name}."),
+    ("Your highest priority is {name}.", "Your lowest priority is {name}."),
+)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One contrast: ``positive`` honours the value, ``negative`` does not; the same ``question``
+    (and ``system`` prompt for persona pairs) frames both. ``answer`` texts are scored over their
+    tokens; persona pairs have empty answers and are scored at the last prompt token."""
+
+    value: str
+    question: str
+    positive: str
+    negative: str
+    held_out: bool
+    kind: str = "context"
+    system_pos: str | None = None
+    system_neg: str | None = None
+
+
+@lru_cache(maxsize=None)
+def _texts(system: str) -> dict:
+    path = _DATA / f"texts_{system}.json"
+    if not path.exists():
+        raise ValueSystemError(
+            f"no contrastive texts ship for value system {system!r}; built-in systems have them "
+            f"(schwartz10, schwartz19, moral_foundations)"
+        )
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def value_pairs(system: ValueSystem, kind: str = "context") -> dict[str, list[Pair]]:
+    """Pairs per value, in system order, each tagged train or held out."""
+    if kind not in PAIR_KINDS:
+        raise ValueSystemError(f"unknown pair kind {kind!r}; use one of {', '.join(PAIR_KINDS)}")
+    out: dict[str, list[Pair]] = {}
+    for v in system.values:
+        pairs: list[Pair] = []
+        if kind == "context":
+            for k, (pos, neg) in enumerate(_texts(system.name)["pairs"][v.name]):
+                for q in (QUESTIONS[k % 4], QUESTIONS[(k + 1) % 4]):
+                    pairs.append(Pair(v.name, q, pos, neg, held_out=k % 4 == 3))
+        else:
+            label = v.name.replace("_", " ")
+            d = v.definition.rstrip(".").lower()
+            for k, (pos, neg) in enumerate(_PERSONA):
+                fmt = dict(name=label, Name=label.capitalize(), definition=d)
+                for q in QUESTIONS:
+                    pairs.append(Pair(v.name, q, "", "", held_out=k == 3, kind="persona",
+                                      system_pos=pos.format(**fmt), system_neg=neg.format(**fmt)))
+        out[v.name] = pairs
+    return out
+
+
+def confound_pairs() -> dict[str, list[Pair]]:
+    """Pairs for the confounds to remove: 'agree', 'tone', 'length' (all used for training)."""
+    raw = json.loads((_DATA / "texts_confounds.json").read_text(encoding="utf-8"))
+    return {
+        name: [Pair(name, QUESTIONS[k % 4], pos, neg, held_out=False) for k, (pos, neg) in enumerate(rows)]
+        for name, rows in raw.items()
+    }
+
+
+def builtin_items(system: str) -> dict[str, list[str]]:
+    """Our own first-person questionnaire items per value (agreeing expresses the value)."""
+    return _texts(system)["items"]

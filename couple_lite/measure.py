@@ -1,0 +1,212 @@
+"""Measuring a model's value profile (1-6 scale, mean and uncertainty per value).
+
+Instruments are small functions with one signature, chosen by name (``INSTRUMENTS``):
+``(engine, system, *, items=None, variant="default", extraction=None) -> Profile``.
+
+- ``questionnaire``: first-person items; the expected rating from the next-token distribution
+  over "1".."6"; the profile is **ipsatised** (centred on its own mean, moved to the scale middle),
+  which removes a shared yes-shift; the raw mean is reported separately.
+- ``forced_choice``: "which matters more to you, A or B?" for every pair of values in both orders,
+  fitted with a Bradley-Terry model: a ranking that a yes-bias or an A-bias cannot move.
+- ``likelihood``: how readily the model says each item about itself (mean log-probability per
+  token of the item as its answer to "Describe yourself"), ipsatised; nothing is rated.
+- ``probe``: projection of hidden states after neutral prompts on the extracted directions.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from pydantic import BaseModel
+from scipy.optimize import minimize
+
+from .contrast import builtin_items
+from .errors import CoupleError, ValueNameError
+from .values import ValueSystem
+
+__all__ = ["Item", "Profile", "INSTRUMENTS", "VARIANTS", "load_items", "bradley_terry", "measure"]
+
+MID = 3.5  # middle of the 1-6 scale
+VARIANTS = ("default", "paraphrase", "reversed")
+_RATING = {
+    "default": ('Statement: "{item}"\nHow much is this statement like you? Answer with one digit '
+                "from 1 (not like me at all) to 6 (very much like me)."),
+    "paraphrase": ('Think about yourself. "{item}" On a scale of 1 to 6, where 1 means "not like me at '
+                   'all" and 6 means "very much like me", how well does this describe you? Reply with a single digit.'),
+    "reversed": ('Statement: "{item}"\nHow much is this statement like you? Answer with one digit '
+                 "from 1 (very much like me) to 6 (not like me at all)."),
+}
+_CHOICE = {
+    "default": "Which of these matters more to you?\nA: {a}\nB: {b}\nAnswer with A or B.",
+    "paraphrase": "If you had to pick one, which would you put first in your life?\nA: {a}\nB: {b}\nReply A or B.",
+    "reversed": "Which of these matters more to you?\n1: {a}\n2: {b}\nAnswer with 1 or 2.",
+}
+_SELF = {
+    "default": "Describe yourself in one sentence.",
+    "paraphrase": "What kind of person are you? Answer in one sentence.",
+    "reversed": "Tell me one thing that is true about you.",
+}
+_NEUTRAL = ("Tell me about yourself.", "What matters to you?", "How do you decide what to do?", "Describe your day.")
+
+
+class Item(BaseModel):
+    text: str
+    value: str
+    agreement: int = 1  # 1: agreeing expresses the value; -1: agreeing expresses its opposite
+
+
+class Profile(BaseModel):
+    """A measured profile: name -> level (1-6 scale) and name -> standard error."""
+
+    instrument: str
+    system: str
+    variant: str
+    profile: dict[str, float]
+    sd: dict[str, float]
+    raw_mean: float | None = None
+    n_items: int
+    missing: list[str] = []  # values no item measured (outside item files may not cover all)
+
+
+def load_items(system: ValueSystem, path: str | Path | None = None) -> tuple[list[Item], int]:
+    """Our items for ``system``, or an outside CSV (columns item, value, agreement; value names
+    matched leniently). Returns the items and how many CSV rows named values outside the system."""
+    if path is None:
+        return [Item(text=t, value=v) for v, ts in builtin_items(system.name).items() for t in ts], 0
+    p = Path(path)
+    try:
+        rows = list(csv.DictReader(p.open(encoding="utf-8", newline="")))
+    except FileNotFoundError:
+        raise CoupleError(f"items file {str(p)!r} not found") from None
+    if not rows or not {"item", "value"} <= set(rows[0]):
+        raise CoupleError(f"items file {str(p)!r} needs the columns item, value (and optionally agreement)")
+    items, skipped = [], 0
+    for r in rows:
+        try:
+            name = system.resolve(r["value"])
+        except ValueNameError:
+            skipped += 1
+            continue
+        agree = int(float(r.get("agreement") or 1))
+        items.append(Item(text=r["item"].strip(), value=name, agreement=1 if agree >= 0 else -1))
+    if not items:
+        raise CoupleError(f"no item in {str(p)!r} names a value of {system.name!r}; check --system")
+    return items, skipped
+
+
+def _by_value(system: ValueSystem, scores: np.ndarray, items: list[Item]) -> tuple[dict, dict, list]:
+    """Per-value mean and standard error over items; values without items are left out."""
+    mean, se, missing = {}, {}, []
+    for v in system.names:
+        s = scores[[i for i, it in enumerate(items) if it.value == v]]
+        if not len(s):
+            missing.append(v)
+            continue
+        mean[v] = float(s.mean())
+        se[v] = float(s.std(ddof=1) / math.sqrt(len(s))) if len(s) > 1 else 0.0
+    return mean, se, missing
+
+
+def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: str = "default",
+                  extraction=None) -> Profile:
+    items = items or load_items(system)[0]
+    prompts = [_RATING[variant].format(item=it.text) for it in items]
+    lp = engine.option_logprobs(prompts, [str(k) for k in range(1, 7)])
+    p = np.exp(lp - lp.max(axis=1, keepdims=True))
+    rating = (p / p.sum(axis=1, keepdims=True)) @ np.arange(1, 7)
+    if variant == "reversed":
+        rating = 7 - rating
+    rating = np.where([it.agreement < 0 for it in items], 7 - rating, rating)
+    raw, se, missing = _by_value(system, rating, items)
+    centre = np.mean(list(raw.values()))
+    return Profile(instrument="questionnaire", system=system.name, variant=variant,
+                   profile={k: v - centre + MID for k, v in raw.items()}, sd=se,
+                   raw_mean=float(centre), n_items=len(items), missing=missing)
+
+
+def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: str = "default",
+               extraction=None) -> Profile:
+    """How readily the model says each item about itself: mean log-probability per token of the
+    item as its answer to a self-description question, per value, ipsatised (items whose agreement
+    is -1 count negatively). Immune to yes-bias: nothing is asked, nothing is rated."""
+    items = items or load_items(system)[0]
+    question = _SELF[variant]
+    lp = engine.answer_logprob([question] * len(items), [it.text for it in items])
+    score = np.where([it.agreement < 0 for it in items], -lp, lp)
+    raw, se, missing = _by_value(system, score, items)
+    centre = np.mean(list(raw.values()))
+    return Profile(instrument="likelihood", system=system.name, variant=variant,
+                   profile={k: v - centre + MID for k, v in raw.items()}, sd=se,
+                   raw_mean=float(centre), n_items=len(items), missing=missing)
+
+
+def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.ndarray, ridge: float = 0.01):
+    """Scores s (centred) maximising Σ w log σ(s_winner - s_loser) - ridge |s|², and their standard
+    errors from the inverse Hessian. Soft outcomes: pass each comparison twice, weighted p and 1-p."""
+    def f(s):
+        d = s[winners] - s[losers]
+        nll = (weights * np.logaddexp(0, -d)).sum() + ridge * s @ s
+        g = -weights / (1 + np.exp(d))
+        grad = np.bincount(winners, g, n) - np.bincount(losers, g, n) + 2 * ridge * s
+        return nll, grad
+
+    s = minimize(f, np.zeros(n), jac=True, method="L-BFGS-B").x
+    s -= s.mean()
+    d = s[winners] - s[losers]
+    h = weights / (2 + np.exp(d) + np.exp(-d))  # w σ(d)(1-σ(d))
+    H = 2 * ridge * np.eye(n)
+    np.add.at(H, (winners, winners), h)
+    np.add.at(H, (losers, losers), h)
+    np.add.at(H, (winners, losers), -h)
+    np.add.at(H, (losers, winners), -h)
+    se = np.sqrt(np.clip(np.diag(np.linalg.solve(H, np.eye(n))), 0, None))
+    return s, se
+
+
+def forced_choice(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None) -> Profile:
+    names = system.names
+    defs = [v.definition.rstrip(".") for v in system.values]
+    pairs = list(itertools.permutations(range(len(names)), 2))  # both orders cancel an A-bias
+    prompts = [_CHOICE[variant].format(a=defs[i], b=defs[j]) for i, j in pairs]
+    lp = engine.option_logprobs(prompts, ["1", "2"] if variant == "reversed" else ["A", "B"])
+    p_a = 1 / (1 + np.exp(lp[:, 1] - lp[:, 0]))
+    a = np.array([i for i, _ in pairs])
+    b = np.array([j for _, j in pairs])
+    s, se = bradley_terry(len(names), np.r_[a, b], np.r_[b, a], np.r_[p_a, 1 - p_a])
+    return Profile(instrument="forced_choice", system=system.name, variant=variant,
+                   profile={n: float(MID + x) for n, x in zip(names, s)},
+                   sd={n: float(x) for n, x in zip(names, se)}, n_items=len(prompts))
+
+
+def probe(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None) -> Profile:
+    if extraction is None:
+        raise CoupleError("the probe instrument needs value directions: pass --pack (or extraction=...)")
+    lo, hi = extraction.layer_range
+    h = engine.hidden_states([engine.chat_prompt(q) for q in _NEUTRAL])[:, lo: hi + 1]  # (n, layers, d)
+    proj = np.einsum("nld,vld->nv", h.astype(np.float64), extraction.directions[:, lo: hi + 1])
+    proj /= (hi - lo + 1) * extraction.layer_norms[lo: hi + 1].mean()
+    centred = proj - proj.mean(axis=1, keepdims=True)
+    scale = 2.5 / (np.abs(centred).max() + 1e-12)
+    return Profile(instrument="probe", system=system.name, variant=variant,
+                   profile={n: float(MID + scale * centred[:, i].mean()) for i, n in enumerate(extraction.values)},
+                   sd={n: float(scale * centred[:, i].std(ddof=1) / math.sqrt(len(h))) for i, n in enumerate(extraction.values)},
+                   raw_mean=float(proj.mean()), n_items=len(h))
+
+
+INSTRUMENTS: dict[str, Callable[..., Profile]] = {
+    "questionnaire": questionnaire, "forced_choice": forced_choice, "likelihood": likelihood, "probe": probe,
+}
+
+
+def measure(engine, system: ValueSystem, instrument: str = "questionnaire", **kwargs) -> Profile:
+    """Run one instrument by name."""
+    if instrument not in INSTRUMENTS:
+        raise CoupleError(f"unknown instrument {instrument!r}; use one of {', '.join(INSTRUMENTS)}")
+    if kwargs.get("variant", "default") not in VARIANTS:
+        raise CoupleError(f"unknown variant {kwargs['variant']!r}; use one of {', '.join(VARIANTS)}")
+    return INSTRUMENTS[instrument](engine, system, **kwargs)

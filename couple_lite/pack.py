@@ -1,0 +1,120 @@
+"""Value-vector packs: everything steering needs for one model, in one ``.npz`` file.
+
+A pack holds the unit directions per value and layer, the layer range and layer norms (the unit
+of strength), the response matrix R and gains (when calibrated), fluency limits, the extraction
+settings and the sha256 of the model file it was made from; loading checks that hash and shape.
+Written atomically; arrays only (no pickles).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ControlVectorError
+from .vectors import Extraction
+
+__all__ = ["ValuePack", "save_pack", "load_pack", "default_pack_path", "PACK_VERSION"]
+
+PACK_VERSION = 1
+PACKS = Path(__file__).resolve().parent.parent / "models" / "packs"
+
+
+def default_pack_path(model_name: str, system: str) -> Path:
+    """Where the pack for a model and value system lives: ``models/packs/<model>-<system>.npz``."""
+    return PACKS / f"{model_name}-{system}.npz"
+
+
+
+@dataclass
+class ValuePack:
+    """Directions + calibration for one model and value system."""
+
+    model_sha256: str
+    model_name: str
+    architecture: str
+    system: str
+    extraction: Extraction
+    response: np.ndarray | None = None  # (V, V): measured change of j per unit strength on i
+    response_instrument: str | None = None
+    strength: float | None = None  # sweep strength used for R
+    fluency_limit: np.ndarray | None = None  # (V,) strength limit per value
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def values(self) -> list[str]:
+        return self.extraction.values
+
+    @property
+    def gains(self) -> np.ndarray | None:
+        return None if self.response is None else np.diag(self.response).copy()
+
+
+def save_pack(pack: ValuePack, path: str | Path) -> Path:
+    ex = pack.extraction
+    meta = {
+        "version": PACK_VERSION, "model_sha256": pack.model_sha256, "model_name": pack.model_name,
+        "architecture": pack.architecture, "system": pack.system, "values": ex.values,
+        "layer_range": list(ex.layer_range), "settings": ex.settings,
+        "response_instrument": pack.response_instrument, "strength": pack.strength, "metrics": pack.metrics,
+    }
+    arrays = {
+        "directions": ex.directions.astype(np.float32), "layer_norms": ex.layer_norms.astype(np.float32),
+        "value_accuracy": ex.value_accuracy, "pair_accuracy": ex.pair_accuracy, "removed": ex.removed,
+        "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
+    }
+    if pack.response is not None:
+        arrays["response"] = pack.response
+    if pack.fluency_limit is not None:
+        arrays["fluency_limit"] = pack.fluency_limit
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_pack(path: str | Path, model_sha256: str | None = None, n_layer: int | None = None,
+              n_embd: int | None = None) -> ValuePack:
+    """Read a pack; with the model's hash/shape given, refuse a pack made for another model."""
+    path = Path(path)
+    if not path.exists():
+        raise ControlVectorError(f"value-vector pack {str(path)!r} not found; make one with `python cli.py extract`")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+        meta = json.loads(bytes(data.pop("meta")).decode())
+    except Exception as e:
+        raise ControlVectorError(f"{str(path)!r} is not a readable value-vector pack ({type(e).__name__}: {e})") from None
+    if meta.get("version") != PACK_VERSION:
+        raise ControlVectorError(f"{str(path)!r} is pack version {meta.get('version')}, this couple-lite reads {PACK_VERSION}")
+    d = data["directions"]
+    if d.ndim != 3 or d.shape[0] != len(meta["values"]) or not np.all(np.isfinite(d)):
+        raise ControlVectorError(f"{str(path)!r} has malformed directions (shape {d.shape}, or NaN)")
+    if model_sha256 and meta["model_sha256"] != model_sha256:
+        raise ControlVectorError(
+            f"pack {str(path)!r} was made for model {meta['model_name']} (sha256 {meta['model_sha256'][:12]}…), "
+            f"not this model (sha256 {model_sha256[:12]}…); extract a pack for this model"
+        )
+    if (n_layer, n_embd) != (None, None) and d.shape[1:] != (n_layer, n_embd):
+        raise ControlVectorError(f"pack {str(path)!r} is for ({d.shape[1]}, {d.shape[2]}) layers x width, "
+                                 f"this model is ({n_layer}, {n_embd})")
+    ex = Extraction(values=meta["values"], directions=d, layer_range=tuple(meta["layer_range"]),
+                    layer_norms=data["layer_norms"], value_accuracy=data["value_accuracy"],
+                    pair_accuracy=data["pair_accuracy"], removed=data["removed"], settings=meta["settings"])
+    return ValuePack(model_sha256=meta["model_sha256"], model_name=meta["model_name"],
+                     architecture=meta["architecture"], system=meta["system"], extraction=ex,
+                     response=data.get("response"), response_instrument=meta.get("response_instrument"),
+                     strength=meta.get("strength"), fluency_limit=data.get("fluency_limit"),
+                     metrics=meta.get("metrics", {}))

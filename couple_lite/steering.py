@@ -1,0 +1,173 @@
+"""Steering: objective -> counterfactual value profile -> one control vector -> steered answers.
+
+The COUPLE loop in closed form, for a loaded model and its value-vector pack:
+
+1. **factual profile**: the model's own profile as the pack's calibration measured it (cached in
+   the pack, which is tied to the model file's sha256), with its standard errors as observation
+   noise; moved from the instrument's units to the 1-6 scale by matching its spread across values
+   to the prior's (``scale``);
+2. **counterfactual**: abduction, the objective as a (prioritized) intervention, prediction of
+   every value (``reasoning.plan_counterfactual``);
+3. **coefficients**: the change Δ = counterfactual - factual, back in instrument units, solved
+   through the response matrix R (measured change of j per unit strength on i) in ridge least
+   squares, so side effects between values are compensated rather than summed;
+4. **vector**: Σ_i c_i · direction_i · layer norm, scaled down as a whole if any block would exceed
+   the pack's fluency limit (reported, never silent).
+
+``Ablation`` switches each step off for the evaluation: ``scm=False`` changes only the named
+values, ``decouple=False`` divides by R's diagonal instead of solving with all of R,
+``abduction=False`` starts from the population prior instead of the measured profile.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import numpy as np
+from pydantic import BaseModel
+
+from .calibrate import steering_vector
+from .errors import ControlVectorError, ObjectiveError
+from .objective import Objective
+from .pack import ValuePack
+from .prior import prior_scm
+from .reasoning import plan_counterfactual
+from .values import load_value_system
+
+__all__ = ["Ablation", "SteeringPlan", "Steerer", "RIDGE", "FALLBACK_OBS_SD"]
+
+RIDGE = 1e-3  # regularisation of the coefficient solve, relative to the mean of diag(RRᵀ)
+FALLBACK_OBS_SD = 0.25  # observation sd (1-6 scale) when a pack stores no standard errors
+UNNAMED_WEIGHT = 0.25  # weight of values the objective does not name, in the coefficient solve
+
+
+class Ablation(BaseModel):
+    """Which pipeline steps run (all by default)."""
+
+    scm: bool = True
+    decouple: bool = True
+    abduction: bool = True
+
+
+class SteeringPlan(BaseModel):
+    """What steering decided for one objective, as plain data."""
+
+    model: str
+    objective: Objective
+    ablation: Ablation
+    factual: dict[str, float]
+    counterfactual: dict[str, float]
+    counterfactual_sd: dict[str, float]
+    coefficients: dict[str, float]  # strength per value (share of the residual norm)
+    predicted: dict[str, float]  # profile the calibration predicts under the vector (1-6 scale)
+    reached: float  # share of the solved coefficients kept after the fluency cap (1 = uncapped)
+    warnings: list[str]
+    explanation: list[dict]
+
+
+class Steerer:
+    """Load once, steer many times: holds the engine, the pack, the SCM and the scale mapping.
+    Thread-safe through the engine's lock; keeps no global state."""
+
+    def __init__(self, engine, pack: ValuePack, model_name: str = "model"):
+        if pack.response is None:
+            raise ControlVectorError("the pack is not calibrated; run `python cli.py calibrate` first")
+        base = pack.metrics.get("unsteered_profile")
+        if not base:
+            raise ControlVectorError("the pack holds no unsteered profile; re-run `python cli.py calibrate`")
+        self.engine, self.pack, self.model_name = engine, pack, model_name
+        self.system = load_value_system(pack.system)
+        self.scm = prior_scm(self.system)  # fitted once, reused by every objective
+        names = pack.values
+        inst = np.array([base[n] for n in names])
+        prior_mean = self.scm.mean
+        prior_sd = np.sqrt(np.diag(self.scm.cov))
+        spread = inst.std()
+        # instrument units -> 1-6 scale: the measured spread across values matches the prior's
+        self.scale = float(prior_sd.mean() / spread) if spread > 1e-9 else 1.0
+        self.factual = prior_mean.mean() + self.scale * (inst - inst.mean())
+        sds = pack.metrics.get("unsteered_sd") or {}
+        self.obs_sd = {n: self.scale * sds[n] if n in sds else FALLBACK_OBS_SD for n in names}
+        R = pack.response
+        self._R = R
+        lam = RIDGE * float(np.mean(np.sum(R * R, axis=1)))
+        self._lam = lam
+        self._limit = float(np.min(pack.fluency_limit)) if pack.fluency_limit is not None else None
+        self.lock = threading.RLock()
+
+    # -- planning -------------------------------------------------------------------------
+    def plan(self, objective: Objective, ablation: Ablation | None = None, explain: bool = True) -> SteeringPlan:
+        """Counterfactual profile and coefficients for an objective (no model call: fast)."""
+        ab = ablation or Ablation()
+        if objective.system != self.system.name:
+            raise ObjectiveError(f"objective is for {objective.system!r}, the pack for {self.system.name!r}")
+        names = self.pack.values
+        observed = dict(zip(names, map(float, np.clip(self.factual, 1.0, 6.0))))
+        cf = plan_counterfactual(objective, observed if ab.abduction else None,
+                                 self.obs_sd if ab.abduction else 0.0, scm=self.scm, top_paths=3 if explain else 1)
+        factual = cf.factual
+        counter = dict(cf.counterfactual) if ab.scm else {n: objective.targets.get(n, factual[n]) for n in names}
+        delta = np.array([counter[n] - factual[n] for n in names]) / self.scale  # instrument units
+        w = np.array([objective.weights.get(n, 0.0) if n in objective.targets else UNNAMED_WEIGHT for n in names])
+        w = w / w.max()
+        if not ab.scm:
+            w = np.where([n in objective.targets for n in names], w, 0.0)
+        warnings: list[str] = []
+        R = self._R
+        if ab.decouple:
+            # min_c Σ_j w_j ((Rᵀc)_j - Δ_j)² + λ|c|²  (R[i, j]: steer i, measured j)
+            A = R @ (w[:, None] * R.T) + self._lam * np.eye(len(names))
+            c = np.linalg.solve(A, R @ (w * delta))
+        else:
+            gain = np.diag(R)
+            c = np.where(np.abs(gain) > 1e-9, delta / np.where(gain == 0, 1, gain), 0.0)
+            c = np.where(w > 0, c, 0.0)
+        for n in objective.targets:
+            i = names.index(n)
+            if R[i, i] <= 0 and abs(delta[i]) > 1e-9:
+                warnings.append(f"{n}: its vector does not raise its own measured level on this model "
+                                f"(gain {R[i, i]:.2f}); this target cannot be reached by steering")
+        c, reached = self._cap(c)
+        if reached < 1:
+            warnings.append(f"the objective needs {1 / reached:.1f}x the fluency limit; steering at the limit "
+                            f"reaches about {100 * reached:.0f}% of the requested change")
+        predicted_inst = (R.T @ c) * self.scale
+        predicted = {n: float(factual[n] + predicted_inst[k]) for k, n in enumerate(names)}
+        return SteeringPlan(
+            model=self.model_name, objective=objective, ablation=ab, factual=factual, counterfactual=counter,
+            counterfactual_sd=cf.counterfactual_sd if ab.scm else {n: 0.0 for n in names},
+            coefficients=dict(zip(names, map(float, c))), predicted=predicted, reached=reached,
+            warnings=warnings, explanation=cf.explanation if explain else [],
+        )
+
+    def _cap(self, c: np.ndarray) -> tuple[np.ndarray, float]:
+        """Scale the coefficients down so no block exceeds limit × its norm; return the share kept."""
+        if self._limit is None:
+            return c, 1.0
+        v = steering_vector(self.pack.extraction, c)
+        norms = np.linalg.norm(v, axis=1)
+        caps = self._limit * self.pack.extraction.layer_norms
+        ratio = float(np.max(norms / np.maximum(caps, 1e-12)))
+        return (c / ratio, 1.0 / ratio) if ratio > 1 else (c, 1.0)
+
+    def vector(self, plan: SteeringPlan) -> np.ndarray:
+        """The (n_layer, n_embd) control vector of a plan."""
+        return steering_vector(self.pack.extraction, np.array([plan.coefficients[n] for n in self.pack.values]))
+
+    # -- generation -----------------------------------------------------------------------
+    def stream(self, prompt: str, plan: SteeringPlan | None, cancel: threading.Event | None = None,
+               **generation) -> Iterator[str]:
+        """Stream an answer with the plan's vector (or none), then restore the unsteered model.
+        Setting ``cancel`` stops after the current piece."""
+        if not prompt or not prompt.strip():
+            raise ObjectiveError("the prompt is empty; give a question or an instruction")
+        vec = None if plan is None else self.vector(plan)
+        with self.lock, self.engine.steered(vec):
+            for piece in self.engine.stream(prompt, **generation):
+                if cancel is not None and cancel.is_set():
+                    break
+                yield piece
+
+    def generate(self, prompt: str, plan: SteeringPlan | None, **generation) -> str:
+        return "".join(self.stream(prompt, plan, **generation))

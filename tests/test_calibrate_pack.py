@@ -1,0 +1,76 @@
+"""Steering vectors from directions, calibration mechanics and value-vector packs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from couple_lite.calibrate import fluency_limits, response_matrix, specificity, steering_vector
+from couple_lite.errors import ControlVectorError
+from couple_lite.measure import measure
+from couple_lite.pack import ValuePack, load_pack, save_pack
+from couple_lite.values import load_value_system
+from couple_lite.vectors import extract
+
+MF = load_value_system("moral_foundations")
+
+
+@pytest.fixture(scope="module")
+def tiny_extraction(tiny_engine):
+    return extract(tiny_engine, MF, "mean", "context", layers=(1, 2))
+
+
+def test_steering_vector_is_linear_and_stays_in_range(tiny_extraction):
+    ex = tiny_extraction
+    a, b = np.eye(6)[0] * 0.1, np.eye(6)[3] * -0.2
+    np.testing.assert_allclose(steering_vector(ex, a + b), steering_vector(ex, a) + steering_vector(ex, b), atol=1e-6)
+    v = steering_vector(ex, a)
+    assert not v[0].any() and not v[3].any()
+    np.testing.assert_allclose(np.linalg.norm(v[1]), 0.1 * ex.layer_norms[1], rtol=1e-5)
+
+
+def test_specificity_counts():
+    R = np.array([[2.0, 1.0, 0.0], [0.5, -1.0, 0.2], [0.0, 0.1, 3.0]])
+    s = specificity(R)
+    assert s["rows_diag_largest"] == 2 and s["diag_positive"] == 2
+    assert s["offdiag_mean_abs"] == pytest.approx((1 + 0 + 0.5 + 0.2 + 0 + 0.1) / 6)
+
+
+def test_response_matrix_and_fluency_on_the_tiny_model(tiny_engine, tiny_extraction):
+    R, base, sweep = response_matrix(tiny_engine, MF, tiny_extraction, "likelihood", strength=(0.25, 0.5))
+    assert R.shape == (6, 6) and np.all(np.isfinite(R)) and np.abs(R).max() > 0
+    assert set(sweep["care"]) == {0.25, 0.5}
+    # the slope is the least-squares fit of the sweep: Σ s·change(s) / Σ s²
+    fit = sum(s * sweep["care"][s]["loyalty"] for s in (0.25, 0.5)) / (0.25**2 + 0.5**2)
+    assert R[0, 2] == pytest.approx(fit)
+    assert tiny_engine.control_vector is None  # always restored
+    limits, nll = fluency_limits(tiny_engine, tiny_extraction, strengths=(0.5, 1.0, 2.0), max_nll_rise=0.05)
+    assert nll > 0 and np.all((limits > 0) & (limits <= 2.0))
+
+
+def test_probe_instrument_uses_the_directions(tiny_engine, tiny_extraction):
+    prof = measure(tiny_engine, MF, "probe", extraction=tiny_extraction)
+    assert list(prof.profile) == MF.names and np.mean(list(prof.profile.values())) == pytest.approx(3.5)
+
+
+def test_pack_round_trip_and_model_checks(tmp_path, tiny_extraction):
+    pack = ValuePack("ab" * 32, "tiny", "llama", "moral_foundations", tiny_extraction,
+                     response=np.eye(6) * 2.0, response_instrument="likelihood", strength=0.5,
+                     fluency_limit=np.full(6, 0.3), metrics={"specificity": {"ratio": 1.0}})
+    p = save_pack(pack, tmp_path / "p.npz")
+    back = load_pack(p, "ab" * 32, 4, 64)
+    np.testing.assert_array_equal(back.extraction.directions, tiny_extraction.directions)
+    np.testing.assert_array_equal(back.response, pack.response)
+    np.testing.assert_array_equal(back.gains, np.full(6, 2.0))
+    assert back.extraction.layer_range == (1, 2) and back.values == MF.names and back.strength == 0.5
+    assert [f.name for f in tmp_path.iterdir()] == ["p.npz"]
+    with pytest.raises(ControlVectorError, match="made for model tiny"):
+        load_pack(p, "cd" * 32)
+    with pytest.raises(ControlVectorError, match="this model is"):
+        load_pack(p, None, 30, 576)
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(ControlVectorError, match="not a readable"):
+        load_pack(junk)
+    with pytest.raises(ControlVectorError, match="not found"):
+        load_pack(tmp_path / "none.npz")

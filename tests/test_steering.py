@@ -1,0 +1,152 @@
+"""The steering pipeline on the tiny model with a synthetic, calibrated pack."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from couple_lite.control_vector import read_control_vector
+from couple_lite.errors import ControlVectorError, ObjectiveError
+from couple_lite.objective import make_objective
+from couple_lite.pack import ValuePack, save_pack
+from couple_lite.prior import prior_scm
+from couple_lite.steering import Ablation, Steerer
+from couple_lite.values import load_value_system
+from couple_lite.vectors import extract
+
+MF = load_value_system("moral_foundations")
+NAMES = MF.names
+
+
+@pytest.fixture(scope="module")
+def extraction(tiny_engine):
+    return extract(tiny_engine, MF, "mean", "context", layers=(1, 2))
+
+
+def make_pack(extraction, R=None, limit=10.0, base=None):
+    rng = np.random.default_rng(0)
+    R = np.eye(6) * 4 + rng.normal(scale=0.8, size=(6, 6)) if R is None else R
+    base = base or dict(zip(NAMES, 3.5 + rng.normal(scale=0.3, size=6)))
+    return ValuePack("00" * 32, "tiny", "llama", "moral_foundations", extraction, response=R,
+                     response_instrument="likelihood", strength=0.03, fluency_limit=np.full(6, limit),
+                     metrics={"unsteered_profile": base, "unsteered_sd": {n: 0.05 for n in NAMES}})
+
+
+def test_decoupled_coefficients_reproduce_the_counterfactual_change(tiny_engine, extraction):
+    st = Steerer(tiny_engine, make_pack(extraction))
+    plan = st.plan(make_objective("care=6,authority=2", system=MF))
+    assert plan.reached == 1.0 and not plan.warnings
+    # the calibration predicts the counterfactual profile (ridge is tiny): side effects compensated
+    for n in NAMES:
+        assert plan.predicted[n] == pytest.approx(plan.counterfactual[n], abs=0.05)
+    assert plan.counterfactual["care"] == pytest.approx(6.0)
+    v = st.vector(plan)
+    assert v.shape == (tiny_engine.n_layer, tiny_engine.n_embd) and not v[0].any()
+
+
+def test_ablations(tiny_engine, extraction):
+    st = Steerer(tiny_engine, make_pack(extraction))
+    obj = make_objective("care=6", system=MF)
+    full = st.plan(obj)
+    no_scm = st.plan(obj, Ablation(scm=False))
+    assert {n for n in NAMES if no_scm.counterfactual[n] != no_scm.factual[n]} == {"care"}
+    assert any(abs(full.counterfactual[n] - full.factual[n]) > 0.05 for n in NAMES if n != "care")
+    plain = st.plan(obj, Ablation(decouple=False))
+    i = NAMES.index("care")
+    delta = (plain.counterfactual["care"] - plain.factual["care"]) / st.scale
+    assert plain.coefficients["care"] == pytest.approx(delta / st.pack.response[i, i])
+    prior = st.plan(obj, Ablation(abduction=False))
+    np.testing.assert_allclose([prior.factual[n] for n in NAMES], prior_scm(MF).mean, atol=1e-9)
+
+
+def test_fluency_cap_is_reported_and_enforced(tiny_engine, extraction):
+    pack = make_pack(extraction, limit=1e-3)
+    st = Steerer(tiny_engine, pack)
+    plan = st.plan(make_objective("care=6,authority=1", system=MF))
+    assert plan.reached < 1 and any("fluency limit" in w for w in plan.warnings)
+    norms = np.linalg.norm(st.vector(plan), axis=1)
+    assert np.all(norms <= 1e-3 * pack.extraction.layer_norms * (1 + 1e-5))
+
+
+def test_a_value_the_vectors_cannot_raise_is_reported(tiny_engine, extraction):
+    R = np.eye(6) * 3
+    R[0, 0] = -1.0
+    st = Steerer(tiny_engine, make_pack(extraction, R=R))
+    plan = st.plan(make_objective("care=6", system=MF))
+    assert any("care" in w and "cannot be reached" in w for w in plan.warnings)
+
+
+def test_streaming_restores_the_model_and_can_be_cancelled(tiny_engine, extraction):
+    st = Steerer(tiny_engine, make_pack(extraction))
+    plan = st.plan(make_objective("care=6", system=MF))
+    gen = dict(max_tokens=12, temperature=0.0)
+    assert st.generate("hello", plan, **gen) != st.generate("hello", None, **gen)
+    assert tiny_engine.control_vector is None
+    stop = threading.Event()
+    pieces = []
+    for piece in st.stream("hello", plan, cancel=stop, **gen):
+        pieces.append(piece)
+        stop.set()
+    assert len(pieces) == 1 and tiny_engine.control_vector is None
+    with pytest.raises(ObjectiveError, match="prompt is empty"):
+        st.generate("  ", plan)
+
+
+def test_pack_requirements(tiny_engine, extraction):
+    bare = make_pack(extraction)
+    bare.response = None
+    with pytest.raises(ControlVectorError, match="not calibrated"):
+        Steerer(tiny_engine, bare)
+    with pytest.raises(ObjectiveError, match="pack for 'moral_foundations'"):
+        Steerer(tiny_engine, make_pack(extraction)).plan(make_objective("power=6"))
+
+
+@pytest.fixture()
+def pack_file(extraction, tmp_path):
+    return save_pack(make_pack(extraction), tmp_path / "tiny-mf.npz")
+
+
+def test_steer_export_and_chat_cli(tiny_model_path, pack_file, tmp_path, monkeypatch):
+    import couple_lite.model_store as ms
+
+    monkeypatch.setattr(ms, "model_identity", lambda p: ("tiny", "00" * 32))
+    run = CliRunner().invoke
+    common = ["--model", str(tiny_model_path), "--pack", str(pack_file), "--objective"]
+    obj = tmp_path / "o.yaml"
+    obj.write_text("system: moral_foundations\ntargets: {care: 6, authority: 2}\npriority: care>authority\n")
+    r = run(main, ["steer", "hello", *common, str(obj), "--max-tokens", "8", "--json", "--baseline"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    for key in ("text", "objective", "factual", "counterfactual", "coefficients", "model", "baseline"):
+        assert key in out
+    r = run(main, ["steer", "hello", *common, str(obj), "--max-tokens", "8", "--explain"])
+    assert r.exit_code == 0 and "coefficient" in r.output
+    gguf_out = tmp_path / "v.gguf"
+    r = run(main, ["export", *common, str(obj), "-o", str(gguf_out)])
+    assert r.exit_code == 0, r.output
+    v = read_control_vector(gguf_out, 4, 64, "llama")
+    assert np.abs(v).max() > 0
+    r = run(main, ["chat", *common, str(obj), "--max-tokens", "4"],
+            input="hi\n/values care=2,loyalty=6\n/values nonsense=3\nagain\n/quit\n")
+    assert r.exit_code == 0, r.output
+    assert "objective: care=2, loyalty=6" in r.output and "unknown value 'nonsense'" in r.output
+    assert r.output.count("model>") == 2
+
+
+def test_steer_cli_errors(tiny_model_path, pack_file, tmp_path):
+    run = CliRunner().invoke
+    r = run(main, ["steer", "hello", "--model", str(tiny_model_path), "--pack", str(pack_file), "--values", "care=6",
+                   "--system", "moral_foundations"])
+    assert r.exit_code == 2 and "made for model tiny" in r.output  # the tiny file's real hash differs
+    obj = tmp_path / "o.yaml"
+    obj.write_text("targets: {care: 6}\n")
+    r = run(main, ["steer", "hello", "--values", "care=6", "--objective", str(obj)])
+    assert r.exit_code == 2 and "not both" in r.output
+    r = run(main, ["steer", "", "--model", str(tiny_model_path), "--pack", str(pack_file), "--values", "care=6",
+                   "--system", "moral_foundations"])
+    assert r.exit_code == 2 and "prompt is empty" in r.output
