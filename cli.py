@@ -229,8 +229,10 @@ def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_jso
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--system", default="schwartz10", show_default=True)
 @click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (for --values and the probe).")
-@click.option("--values", "values_", default=None, help='Steer before measuring, e.g. "power=6" (naive mapping: strength x (level-3.5)/2.5).')
-@click.option("--strength", type=float, default=0.04, show_default=True, help="Strength for --values at level 6.")
+@click.option("--values", "values_", default=None,
+              help='Steer before measuring, e.g. "power=6" (the steering pipeline when the pack is calibrated).')
+@click.option("--strength", type=float, default=0.03, show_default=True,
+              help="Uncalibrated pack only: strength x (level-3.5)/2.5 per named value.")
 @click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
 @click.option("--variant", type=click.Choice(["default", "paraphrase", "reversed"]), default="default", show_default=True,
@@ -255,7 +257,13 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
         pack, _ = _pack(pack_path, engine, name, sha, vs.name)
     item_list, skipped = load_items(vs, items) if items else (None, 0)
     vector = None
-    if values_:
+    if values_ and pack.response is not None:  # calibrated pack: the full steering pipeline
+        from couple_lite.objective import make_objective
+        from couple_lite.steering import Steerer
+
+        st = Steerer(engine, pack, name)
+        vector = st.vector(st.plan(make_objective(values_, None, vs), explain=False))
+    elif values_:  # uncalibrated pack: strength x (level - 3.5) / 2.5 per named value
         levels = parse_levels(values_, vs)
         coef = np.array([strength * (levels[v] - 3.5) / 2.5 if v in levels else 0.0 for v in pack.values])
         vector = steering_vector(pack.extraction, coef)
@@ -313,7 +321,8 @@ def _plan_table(plan) -> str:
                      f"{plan.counterfactual[n]:.2f} ± {plan.counterfactual_sd[n]:.2f}",
                      f"{plan.coefficients[n]:+.4f}", plan.predicted[n]])
     out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
-    paths = [f"  {e['value']}: " + "; ".join(" -> ".join(p["path"]) + f" ({p['effect']:+.2f})" for p in e["paths"])
+    paths = [f"  {e['value']}: " + "; ".join((" -> ".join(p["path"]) if len(p["path"]) > 1 else "intervened")
+                                             + f" ({p['effect']:+.2f})" for p in e["paths"])
              for e in plan.explanation if e["paths"] and abs(e["change"]) > 0.05]
     return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
 
@@ -356,7 +365,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
         raise click.UsageError("the prompt is empty; give a question or an instruction")
     obj = _objective(values_, priority, objective_file, system)
     st = _steerer(model, pack_path, obj.system)
-    plan = st.plan(obj, _ablation(no_scm, no_decouple, no_abduction))
+    plan = st.plan(obj, _ablation(no_scm, no_decouple, no_abduction), strict=True)
     gen = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
@@ -398,7 +407,7 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
     obj = _objective(values_, priority, objective_file, system)
     st = _steerer(model, pack_path, obj.system)
     ablation = _ablation(no_scm, no_decouple, no_abduction)
-    plan = st.plan(obj, ablation, explain=False)
+    plan = st.plan(obj, ablation, explain=False, strict=True)
     history: list[tuple[str, str]] = []
     click.echo("steered chat: /values LEVELS [/priority P] to change the objective, /reset, /quit")
     while True:
@@ -418,7 +427,7 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
             parts = line.split("/priority")
             try:
                 obj = make_objective(parts[0][len("/values"):].strip(), parts[1].strip() if len(parts) > 1 else None, obj.system)
-                plan = st.plan(obj, ablation, explain=False)
+                plan = st.plan(obj, ablation, explain=False, strict=True)
             except CoupleError as e:
                 click.echo(f"error: {e}", err=True)
                 continue
@@ -461,7 +470,7 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
 
     obj = _objective(values_, priority, objective_file, system)
     st = _steerer(model, pack_path, obj.system)
-    plan = st.plan(obj, explain=False)
+    plan = st.plan(obj, explain=False, strict=True)
     path = write_control_vector(output, st.vector(plan), st.engine.architecture)
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)

@@ -5,7 +5,9 @@ instrument (plus the outside ValueBench items in ../shared/data when present) an
 correlations between instruments: of the profiles, and of the changes steering caused. Then
 repeats each instrument with paraphrased prompts and a reversed scale/labels (test-retest).
 
-    python bench/instrument_agreement.py [--values "tradition=6,self_direction=1"] [--strength 0.03] [--json]
+    python bench/instrument_agreement.py [--values "tradition=6,self_direction=1"] [--json]
+
+The steered condition uses the steering pipeline (``Steerer``) with the shipped, calibrated pack.
 """
 
 from __future__ import annotations
@@ -17,17 +19,16 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 from scipy.stats import spearmanr
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from couple_lite.calibrate import steering_vector  # noqa: E402
 from couple_lite.engine import Engine  # noqa: E402
 from couple_lite.measure import load_items, measure  # noqa: E402
 from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.objective import parse_levels  # noqa: E402
+from couple_lite.objective import make_objective, parse_levels  # noqa: E402
+from couple_lite.steering import Steerer  # noqa: E402
 from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
 from couple_lite.values import load_value_system  # noqa: E402
 
@@ -40,17 +41,17 @@ def rho(a: dict, b: dict, names) -> float:
 
 @click.command()
 @click.option("--values", "values_", default="tradition=6,self_direction=1", show_default=True)
-@click.option("--strength", default=0.03, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def main(values_: str, strength: float, as_json: bool) -> None:
+def main(values_: str, as_json: bool) -> None:
     vs = load_value_system("schwartz10")
     path = resolve_model(None)
     name, sha = model_identity(path)
     engine = Engine(path)
     pack = load_pack(default_pack_path(name, vs.name), sha, engine.n_layer, engine.n_embd)
     levels = parse_levels(values_, vs)
-    coef = np.array([strength * (levels[v] - 3.5) / 2.5 if v in levels else 0.0 for v in pack.values])
-    vector = steering_vector(pack.extraction, coef)
+    steerer = Steerer(engine, pack, name)
+    plan = steerer.plan(make_objective(values_, None, vs), explain=False)
+    vector = steerer.vector(plan)
     outside = load_items(vs, OUTSIDE)[0] if OUTSIDE.exists() else None
     instruments = [("questionnaire", None), ("forced_choice", None), ("likelihood", None), ("probe", None)]
     if outside:
@@ -80,7 +81,7 @@ def main(values_: str, strength: float, as_json: bool) -> None:
             click.echo(f"measuring retest {inst} {variant} ...", err=True)
             p = measure(engine, vs, inst, variant=variant)
             retest[f"{inst}: default ~ {variant}"] = rho(profiles["unsteered"][inst], p.profile, names)
-    result = {"objective": values_, "strength": strength, "agreement": agreement,
+    result = {"objective": values_, "coefficients": plan.coefficients, "reached": plan.reached, "agreement": agreement,
               "change_vs_objective": hit, "retest": retest, "profiles": profiles,
               "seconds": time.perf_counter() - t0}
     if as_json:

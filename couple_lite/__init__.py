@@ -25,6 +25,10 @@ from .reasoning import CounterfactualPlan, plan_counterfactual
 from .scm import Intervention, LinearGaussianSCM, abduct, counterfactual, prioritized_intervention
 from .scm_fit import fit_scm, learn_dag, weights_from_total_effects
 from .values import ValueSystem, load_value_system
+from .measure import Profile, measure
+from .pack import ValuePack, load_pack, save_pack
+from .steering import Ablation, Steerer, SteeringPlan
+from .vectors import Extraction, extract
 
 __version__ = "0.1.0"
 
@@ -36,4 +40,6 @@ __all__ = [
     "CounterfactualPlan", "plan_counterfactual", "Intervention", "LinearGaussianSCM", "abduct",
     "counterfactual", "prioritized_intervention", "fit_scm", "learn_dag",
     "weights_from_total_effects", "ValueSystem", "load_value_system",
+    "Profile", "measure", "ValuePack", "load_pack", "save_pack", "Ablation", "Steerer",
+    "SteeringPlan", "Extraction", "extract",
 ]

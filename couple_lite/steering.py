@@ -97,8 +97,10 @@ class Steerer:
         self.lock = threading.RLock()
 
     # -- planning -------------------------------------------------------------------------
-    def plan(self, objective: Objective, ablation: Ablation | None = None, explain: bool = True) -> SteeringPlan:
-        """Counterfactual profile and coefficients for an objective (no model call: fast)."""
+    def plan(self, objective: Objective, ablation: Ablation | None = None, explain: bool = True,
+             strict: bool = False) -> SteeringPlan:
+        """Counterfactual profile and coefficients for an objective (no model call: fast). With
+        ``strict``, a named value that steering cannot move toward its target raises ObjectiveError."""
         ab = ablation or Ablation()
         if objective.system != self.system.name:
             raise ObjectiveError(f"objective is for {objective.system!r}, the pack for {self.system.name!r}")
@@ -126,8 +128,11 @@ class Steerer:
         for n in objective.targets:
             i = names.index(n)
             if R[i, i] <= 0 and abs(delta[i]) > 1e-9:
-                warnings.append(f"{n}: its vector does not raise its own measured level on this model "
-                                f"(gain {R[i, i]:.2f}); this target cannot be reached by steering")
+                msg = (f"{n}: its vector does not raise its own measured level on this model "
+                       f"(gain {R[i, i]:.2f}); this target cannot be reached by steering")
+                if strict:
+                    raise ObjectiveError(msg + "; drop it from the objective")
+                warnings.append(msg)
         c, reached = self._cap(c)
         if reached < 1:
             warnings.append(f"the objective needs {1 / reached:.1f}x the fluency limit; steering at the limit "

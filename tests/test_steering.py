@@ -79,6 +79,8 @@ def test_a_value_the_vectors_cannot_raise_is_reported(tiny_engine, extraction):
     st = Steerer(tiny_engine, make_pack(extraction, R=R))
     plan = st.plan(make_objective("care=6", system=MF))
     assert any("care" in w and "cannot be reached" in w for w in plan.warnings)
+    with pytest.raises(ObjectiveError, match="care: .*cannot be reached"):
+        st.plan(make_objective("care=6", system=MF), strict=True)
 
 
 def test_streaming_restores_the_model_and_can_be_cancelled(tiny_engine, extraction):
