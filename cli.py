@@ -311,22 +311,6 @@ def _ablation(no_scm, no_decouple, no_abduction):
     return Ablation(scm=not no_scm, decouple=not no_decouple, abduction=not no_abduction)
 
 
-def _plan_table(plan) -> str:
-    from couple_lite.table import format_table
-
-    rows = []
-    for n in plan.factual:
-        t = plan.objective.targets.get(n)
-        rows.append([n, plan.factual[n], "" if t is None else t,
-                     f"{plan.counterfactual[n]:.2f} ± {plan.counterfactual_sd[n]:.2f}",
-                     f"{plan.coefficients[n]:+.4f}", plan.predicted[n]])
-    out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
-    paths = [f"  {e['value']}: " + "; ".join((" -> ".join(p["path"]) if len(p["path"]) > 1 else "intervened")
-                                             + f" ({p['effect']:+.2f})" for p in e["paths"])
-             for e in plan.explanation if e["paths"] and abs(e["change"]) > 0.05]
-    return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
-
-
 _STEER_OPTIONS = [
     click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".'),
     click.option("--priority", help='Priorities, e.g. "benevolence>power".'),
@@ -379,7 +363,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
         _print_json(data)
         return
     if show_explain:
-        click.echo(_plan_table(plan) + "\n")
+        click.echo(plan.table() + "\n")
     try:
         if baseline:
             click.echo("unsteered: ", nl=False)

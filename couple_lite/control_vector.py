@@ -39,6 +39,7 @@ def write_control_vector(path: str | Path, vector: np.ndarray, model_hint: str) 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a written file should be readable like any other
     try:
         w = gguf.GGUFWriter(tmp, "controlvector")
         w.add_string("controlvector.model_hint", model_hint)

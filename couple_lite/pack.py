@@ -76,6 +76,7 @@ def save_pack(pack: ValuePack, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a written file should be readable like any other
     try:
         np.savez_compressed(tmp, **arrays)
         os.replace(tmp, path)

@@ -71,7 +71,8 @@ def plan_counterfactual(
     plausibility: float | None = None,
     top_paths: int = 3,
 ) -> CounterfactualPlan:
-    """Abduct from ``observed`` (prior mean when None), intervene per the objective, predict."""
+    """Abduct from ``observed`` (prior mean when None), intervene per the objective, predict;
+    ``top_paths=0`` skips the explanation (the fast path used when re-steering)."""
     vs = load_value_system(objective.system)
     scm = scm or prior_scm(vs)
     observed = {vs.resolve(k): check_level(float(v), k) for k, v in (observed or {}).items()}
@@ -87,7 +88,7 @@ def plan_counterfactual(
         iv = Intervention(hard=dict(objective.targets))
         applied = dict(iv.hard)
     cf = counterfactual(scm, factual, iv)
-    rows: list[ValueExplanation] = explain(scm, cf, top=top_paths)
+    rows: list[ValueExplanation] = explain(scm, cf, top=top_paths) if top_paths > 0 else []
     names = list(scm.names)
     fsd = factual.cov.diagonal().clip(0) ** 0.5
     return CounterfactualPlan(

@@ -33,6 +33,7 @@ from .objective import Objective
 from .pack import ValuePack
 from .prior import prior_scm
 from .reasoning import plan_counterfactual
+from .table import format_table
 from .values import load_value_system
 
 __all__ = ["Ablation", "SteeringPlan", "Steerer", "RIDGE", "FALLBACK_OBS_SD"]
@@ -64,6 +65,21 @@ class SteeringPlan(BaseModel):
     reached: float  # share of the solved coefficients kept after the fluency cap (1 = uncapped)
     warnings: list[str]
     explanation: list[dict]
+
+    def table(self) -> str:
+        """Factual, target, counterfactual ± sd, coefficient and predicted level per value, then the
+        strongest causal paths of the values the counterfactual moves."""
+        rows = []
+        for n in self.factual:
+            t = self.objective.targets.get(n)
+            rows.append([n, self.factual[n], "" if t is None else t,
+                         f"{self.counterfactual[n]:.2f} ± {self.counterfactual_sd[n]:.2f}",
+                         f"{self.coefficients[n]:+.4f}", self.predicted[n]])
+        out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
+        paths = [f"  {e['value']}: " + "; ".join((" -> ".join(p["path"]) if len(p["path"]) > 1 else "intervened")
+                                                 + f" ({p['effect']:+.2f})" for p in e["paths"])
+                 for e in self.explanation if e["paths"] and abs(e["change"]) > 0.05]
+        return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
 
 
 class Steerer:
@@ -107,7 +123,7 @@ class Steerer:
         names = self.pack.values
         observed = dict(zip(names, map(float, np.clip(self.factual, 1.0, 6.0))))
         cf = plan_counterfactual(objective, observed if ab.abduction else None,
-                                 self.obs_sd if ab.abduction else 0.0, scm=self.scm, top_paths=3 if explain else 1)
+                                 self.obs_sd if ab.abduction else 0.0, scm=self.scm, top_paths=3 if explain else 0)
         factual = cf.factual
         counter = dict(cf.counterfactual) if ab.scm else {n: objective.targets.get(n, factual[n]) for n in names}
         delta = np.array([counter[n] - factual[n] for n in names]) / self.scale  # instrument units
