@@ -29,7 +29,6 @@ IPSATIZED_CIRCUMPLEX = (-0.063, 0.406)  # person-centred scores: .29 .02 -.17 -.
 
 def prior_correlation(system: ValueSystem, circumplex: tuple[float, float] | None = None) -> np.ndarray:
     """The prior correlation matrix: explicit, circumplex (angles) or group-based."""
-    d = system.dim
     if system.correlations is not None:
         R = np.array(system.correlations, dtype=np.float64)
     elif all(v.angle is not None for v in system.values):
