@@ -3,43 +3,35 @@
 Data flows one way: value system -> SCM -> counterfactual profile -> control vector -> engine.
 """
 
-from .errors import (
-    ControlVectorError,
-    CoupleError,
-    CycleError,
-    DownloadError,
-    EngineError,
-    ModelFileError,
-    NotPositiveDefiniteError,
-    ObjectiveError,
-    SCMError,
-    SingularSystemError,
-    UnsupportedArchitectureError,
-    ValueNameError,
-    ValueSystemError,
-)
-from .explain import explain
-from .objective import Objective, load_objective, make_objective
-from .prior import prior_scm
-from .reasoning import CounterfactualPlan, plan_counterfactual
-from .scm import Intervention, LinearGaussianSCM, abduct, counterfactual, prioritized_intervention
-from .scm_fit import fit_scm, learn_dag, weights_from_total_effects
-from .values import ValueSystem, load_value_system
-from .measure import Profile, measure
-from .pack import ValuePack, load_pack, save_pack
-from .steering import Ablation, Steerer, SteeringPlan
-from .vectors import Extraction, extract
+from importlib import import_module
+
+# public name -> defining module; imported on first use (PEP 562), so that `import couple_lite.errors`
+# (the CLI's first import) does not pull in scipy, networkx and the rest before they are needed.
+# Functions named like their module stay there: couple_lite.explain.explain, couple_lite.measure.measure.
+_EXPORTS = {
+    **{n: "errors" for n in (
+        "ControlVectorError", "CoupleError", "CycleError", "DownloadError", "EngineError", "ModelFileError",
+        "NotPositiveDefiniteError", "ObjectiveError", "SCMError", "SingularSystemError",
+        "UnsupportedArchitectureError", "ValueNameError", "ValueSystemError")},
+    **{n: "objective" for n in ("Objective", "load_objective", "make_objective")},
+    "prior_scm": "prior",
+    **{n: "reasoning" for n in ("CounterfactualPlan", "plan_counterfactual")},
+    **{n: "scm" for n in ("Intervention", "LinearGaussianSCM", "abduct", "counterfactual", "prioritized_intervention")},
+    **{n: "scm_fit" for n in ("fit_scm", "learn_dag", "weights_from_total_effects")},
+    **{n: "values" for n in ("ValueSystem", "load_value_system")},
+    "Profile": "measure",
+    **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
+    **{n: "steering" for n in ("Ablation", "Steerer", "SteeringPlan")},
+    **{n: "vectors" for n in ("Extraction", "extract")},
+}
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'couple_lite' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ControlVectorError", "CoupleError", "CycleError", "DownloadError", "EngineError",
-    "ModelFileError", "NotPositiveDefiniteError", "ObjectiveError", "SCMError",
-    "SingularSystemError", "UnsupportedArchitectureError", "ValueNameError", "ValueSystemError",
-    "explain", "Objective", "load_objective", "make_objective", "prior_scm",
-    "CounterfactualPlan", "plan_counterfactual", "Intervention", "LinearGaussianSCM", "abduct",
-    "counterfactual", "prioritized_intervention", "fit_scm", "learn_dag",
-    "weights_from_total_effects", "ValueSystem", "load_value_system",
-    "Profile", "measure", "ValuePack", "load_pack", "save_pack", "Ablation", "Steerer",
-    "SteeringPlan", "Extraction", "extract",
-]
+__all__ = sorted(_EXPORTS)

@@ -68,13 +68,26 @@ class Engine:
         self.n_layer = int(llama_cpp.llama_model_n_layer(model))
         self.n_embd = int(llama_cpp.llama_model_n_embd(model))
         self.architecture = self.metadata("general.architecture") or "unknown"
-        self._runner = BatchRunner(model, self.n_layer, self.n_embd, n_ctx, self.n_threads, n_seq_max)
+        self._runner_args = (model, self.n_layer, self.n_embd, n_ctx, self.n_threads, n_seq_max)
+        self._batch_runner: BatchRunner | None = None  # made on first use: generation never needs it
         self._cvec: np.ndarray | None = None
         self._steerable: bool | None = None  # checked on the first vector applied
         self.lock = threading.RLock()  # one model, many callers: one operation at a time
 
+    @property
+    def _runner(self) -> BatchRunner:
+        """The second context (hidden states, scoring), created on first use with the current vector."""
+        with self.lock:
+            if self._batch_runner is None:
+                runner = BatchRunner(*self._runner_args)
+                if self._cvec is not None:
+                    self._apply(runner.ctx, np.ascontiguousarray(self._cvec[1:]), 1, self.n_layer - 1)
+                self._batch_runner = runner
+            return self._batch_runner
+
     def close(self) -> None:
-        self._runner.close()
+        if self._batch_runner is not None:
+            self._batch_runner.close()
         self.llm.close()
 
     def metadata(self, key: str) -> str | None:
@@ -91,7 +104,7 @@ class Engine:
             "architecture": self.architecture,
             "n_layer": self.n_layer,
             "n_embd": self.n_embd,
-            "n_vocab": self._runner.n_vocab,
+            "n_vocab": int(self.llm.n_vocab()),
             "model_path": str(self.model_path),
             "file_size": self.model_path.stat().st_size,
             "chat_template": self.metadata("tokenizer.chat_template") is not None,
@@ -129,7 +142,7 @@ class Engine:
         # the C buffer has n_layer-1 rows: row r is added after block r+1; always pass all rows
         data = np.ascontiguousarray(v[1:])
         with self.lock:
-            for ctx in (self.llm.ctx, self._runner.ctx):
+            for ctx in self._contexts():
                 self._apply(ctx, data, 1, self.n_layer - 1)
             self._cvec = v
             self.llm.reset()
@@ -137,10 +150,13 @@ class Engine:
     def clear_control_vector(self) -> None:
         """Remove any control vector; logits return exactly to the unsteered ones."""
         with self.lock:
-            for ctx in (self.llm.ctx, self._runner.ctx):
+            for ctx in self._contexts():
                 self._apply(ctx, None, -1, -1)
             self._cvec = None
             self.llm.reset()
+
+    def _contexts(self) -> list:
+        return [self.llm.ctx] + ([self._batch_runner.ctx] if self._batch_runner is not None else [])
 
     def _apply(self, ctx, data: np.ndarray | None, il_start: int, il_end: int) -> None:
         fn = _cvec_function()
@@ -172,14 +188,14 @@ class Engine:
     def check_steerable(self, scale: float = 4.0) -> float:
         """Apply a random vector and check that the logits move; raise if the architecture ignores
         control vectors. Returns the largest logit change seen."""
-        prompt = [self.tokenize("The weather today is")]
+        prompt = self.tokenize("The weather today is")
         with self.lock:
-            base, _ = self._runner.run(prompt)
+            base = self._last_logits(prompt)
             rng = np.random.default_rng(0)
             v = np.zeros((self.n_layer, self.n_embd), dtype=np.float32)
             v[1:] = rng.standard_normal((self.n_layer - 1, self.n_embd)) * scale
             with self.steered(v):
-                moved, _ = self._runner.run(prompt)
+                moved = self._last_logits(prompt)
         change = float(np.abs(moved - base).max())
         if not change > 1e-4:
             raise UnsupportedArchitectureError(
@@ -187,6 +203,15 @@ class Engine:
                 f"(logits did not move); use a model with a supported architecture such as llama"
             )
         return change
+
+    def _last_logits(self, tokens: list[int]) -> np.ndarray:
+        """Next-token logits after ``tokens`` on the generation context (fresh cache)."""
+        self.llm.reset()
+        self.llm.eval(tokens)
+        ptr = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        out = np.ctypeslib.as_array(ptr, shape=(int(self.llm.n_vocab()),)).copy()
+        self.llm.reset()
+        return out
 
     # -- text -----------------------------------------------------------------------------
     def tokenize(self, text: str, add_bos: bool = True) -> list[int]:

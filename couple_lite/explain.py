@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 
-from .scm import Counterfactual, LinearGaussianSCM
+from .scm import Counterfactual, LinearGaussianSCM, topological_order
 
 __all__ = ["PathEffect", "ValueExplanation", "explain"]
 
@@ -37,17 +36,14 @@ class ValueExplanation:
 def _best_paths(W: np.ndarray, names: tuple[str, ...], src: int, k: int) -> dict[int, list]:
     """The k paths of largest |weight product| from src to every node of the DAG W (dynamic
     programming in topological order: the best paths into a node extend the best into its parents)."""
-    g = nx.DiGraph()
-    g.add_nodes_from(range(len(names)))
-    g.add_edges_from(zip(*np.nonzero(W)))
     best: dict[int, list] = {src: [(1.0, (src,))]}
-    for node in nx.topological_sort(g):
+    for node in topological_order(W):
         if node == src:
             continue
         cands = [
             (prod * W[p, node], path + (node,))
-            for p in g.predecessors(node)
-            for prod, path in best.get(p, [])
+            for p in np.nonzero(W[:, node])[0]
+            for prod, path in best.get(int(p), [])
         ]
         if cands:
             best[node] = sorted(cands, key=lambda c: -abs(c[0]))[:k]

@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel
-from scipy.optimize import minimize
 
 from .contrast import builtin_items
 from .errors import CoupleError, ValueNameError
@@ -148,6 +147,8 @@ def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, 
 def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.ndarray, ridge: float = 0.01):
     """Scores s (centred) maximising Σ w log σ(s_winner - s_loser) - ridge |s|², and their standard
     errors from the inverse Hessian. Soft outcomes: pass each comparison twice, weighted p and 1-p."""
+    from scipy.optimize import minimize  # imported here: scipy.optimize costs ~0.5 s at start-up
+
     def f(s):
         d = s[winners] - s[losers]
         nll = (weights * np.logaddexp(0, -d)).sum() + ridge * s @ s

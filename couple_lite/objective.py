@@ -12,7 +12,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, Field
 
 from .errors import ObjectiveError
@@ -138,6 +137,8 @@ def make_objective(
 
 def load_objective(path: str | Path, system: str | ValueSystem | None = None) -> Objective:
     """Read an objective from a JSON or YAML file."""
+    import yaml  # only objective files need it
+
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")

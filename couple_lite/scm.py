@@ -16,9 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
-import networkx as nx
 import numpy as np
-from scipy.linalg import cho_factor, cho_solve
 
 from .errors import CycleError, NotPositiveDefiniteError, SCMError, SingularSystemError, ValueNameError
 
@@ -31,6 +29,7 @@ __all__ = [
     "counterfactual",
     "prioritized_intervention",
     "check_covariance",
+    "topological_order",
 ]
 
 MAX_CONDITION = 1e12  # beyond this a solve loses most of float64's digits
@@ -60,6 +59,21 @@ def check_covariance(name: str, cov: np.ndarray, allow_singular: bool = False) -
     return (cov + cov.T) / 2
 
 
+def topological_order(W: np.ndarray) -> list[int] | None:
+    """Indices in an order where every edge i -> j (W[i, j] != 0) goes forward; None if cyclic."""
+    indeg = (W != 0).sum(axis=0)
+    ready = [i for i in range(len(W)) if indeg[i] == 0]
+    order = []
+    while ready:
+        i = ready.pop()
+        order.append(i)
+        for j in np.nonzero(W[i])[0]:
+            indeg[j] -= 1
+            if indeg[j] == 0:
+                ready.append(int(j))
+    return order if len(order) == len(W) else None
+
+
 @dataclass(frozen=True)
 class LinearGaussianSCM:
     """A validated linear-Gaussian SCM over named values."""
@@ -79,14 +93,11 @@ class LinearGaussianSCM:
             raise SCMError(f"weights must be ({d}, {d}) and intercept ({d},) for {d} values")
         if np.any(np.diag(W) != 0):
             raise CycleError("weights have a self-loop (non-zero diagonal); set W[i, i] = 0")
-        g = nx.DiGraph()
-        g.add_nodes_from(self.names)
-        g.add_edges_from((self.names[i], self.names[j]) for i, j in zip(*np.nonzero(W)))
-        try:
+        if topological_order(W) is None:
+            import networkx as nx  # only to name the cycle; keeps start-up light
+
+            g = nx.DiGraph([(self.names[i], self.names[j]) for i, j in zip(*np.nonzero(W))])
             cycle = nx.find_cycle(g)
-        except nx.NetworkXNoCycle:
-            cycle = None
-        if cycle:
             path = " -> ".join([e[0] for e in cycle] + [cycle[-1][1]])
             raise CycleError(f"the value graph has a cycle: {path}; remove one of its edges")
         object.__setattr__(self, "weights", W)
@@ -98,8 +109,10 @@ class LinearGaussianSCM:
         return len(self.names)
 
     @property
-    def graph(self) -> nx.DiGraph:
-        """The DAG with edge attribute ``weight``."""
+    def graph(self):
+        """The DAG as a networkx DiGraph with edge attribute ``weight``."""
+        import networkx as nx
+
         g = nx.DiGraph()
         g.add_nodes_from(self.names)
         for i, j in zip(*np.nonzero(self.weights)):
@@ -178,8 +191,8 @@ def abduct(
                 f"the observations are (nearly) redundant (condition number {cond:.2g}); "
                 f"drop duplicated values or give them a non-zero observation sd"
             )
-        factor = cho_factor(S, lower=True)
-        K_T = cho_solve(factor, B @ Su)  # S⁻¹ B Σ_u  (= Kᵀ)
+        L = np.linalg.cholesky(S)  # S = L Lᵀ, positive definite: checked by the condition number
+        K_T = np.linalg.solve(L.T, np.linalg.solve(L, B @ Su))  # S⁻¹ B Σ_u  (= Kᵀ)
         u_mean = K_T.T @ (y - B @ scm.intercept)
         u_cov = Su - (B @ Su).T @ K_T
         u_cov = (u_cov + u_cov.T) / 2

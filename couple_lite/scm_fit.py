@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from typing import Iterable, Sequence
 
-import networkx as nx
 import numpy as np
 
 from .errors import SCMError, SingularSystemError
@@ -86,6 +85,8 @@ def learn_dag(
     time, best improvement first). Score-based search is the standard choice when d is small; it
     finds a local optimum, and for linear-Gaussian data edge directions are identified only up to
     the Markov equivalence class, so the directions it returns are one member of that class."""
+    import networkx as nx  # imported here: start-up of the CLI does not need it
+
     d = len(names)
     cov = check_covariance("covariance", np.asarray(cov, dtype=np.float64))
     penalty = math.log(n_samples) / 2
@@ -146,6 +147,8 @@ def weights_from_total_effects(total: np.ndarray, tol: float = 1e-6) -> np.ndarr
     intervention moved every value), so W = I - T̃⁻¹ with T̃ = T scaled to a unit diagonal.
     Weights below ``tol`` in magnitude are dropped; if noise leaves a cycle, its weakest edge is
     dropped until the graph is a DAG."""
+    import networkx as nx
+
     T = np.asarray(total, dtype=np.float64)
     if T.ndim != 2 or T.shape[0] != T.shape[1]:
         raise SCMError(f"total-effect matrix must be square, got shape {T.shape}")

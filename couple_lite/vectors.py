@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.optimize import minimize
 
 from .contrast import Pair, confound_pairs, value_pairs
 from .errors import CoupleError
@@ -42,6 +41,8 @@ def pca_difference(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 def logistic_probe(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2) -> np.ndarray:
     """Weights of an L2-regularised logistic regression separating positive from negative
     states (scipy L-BFGS on standardised features), mapped back to the input space."""
+    from scipy.optimize import minimize  # imported here: scipy.optimize costs ~0.5 s at start-up
+
     X = np.vstack([pos, neg]).astype(np.float64)
     y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
     mu, scale = X.mean(axis=0), X.std(axis=0) + 1e-6

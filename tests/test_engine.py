@@ -174,3 +174,16 @@ def test_clear_with_null_restores_after_direct_c_call(tiny_engine):
     with tiny_engine.steered(vec(tiny_engine, rows=[3])):
         np.testing.assert_array_equal(tiny_engine.logits([PROMPT]), only3)
     np.testing.assert_array_equal(tiny_engine.logits([PROMPT]), base)
+
+
+def test_scoring_context_made_after_a_vector_carries_it(tiny_model_path, tiny_engine):
+    """The second context is created lazily; it must start with the vector already applied."""
+    v = vec(tiny_engine)
+    with tiny_engine.steered(v):
+        expect = tiny_engine.hidden_states([PROMPT])
+    late = Engine(tiny_model_path, n_ctx=512, n_threads=2)
+    late.set_control_vector(v)  # no scoring context exists yet
+    np.testing.assert_allclose(late.hidden_states([PROMPT]), expect, atol=1e-5)
+    late.clear_control_vector()
+    np.testing.assert_allclose(late.hidden_states([PROMPT]), tiny_engine.hidden_states([PROMPT]), atol=1e-5)
+    late.close()
