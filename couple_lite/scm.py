@@ -185,13 +185,16 @@ def abduct(
         A = scm.propagate(np.eye(scm.dim))  # (I - Wᵀ)⁻¹, d x d, cheap for value systems
         B = A[idx]
         S = B @ Su @ B.T + np.diag(sd**2)
-        cond = np.linalg.cond(S)
+        redundant = ("the observations are (nearly) redundant (condition number {}); "
+                     "drop duplicated values or give them a non-zero observation sd")
+        try:
+            L = np.linalg.cholesky(S)  # S = L Lᵀ
+        except np.linalg.LinAlgError:
+            raise SingularSystemError(redundant.format("inf")) from None
+        diag = np.diag(L)
+        cond = float((diag.max() / diag.min()) ** 2) if diag.min() > 0 else math.inf  # cheap estimate
         if not math.isfinite(cond) or cond > MAX_CONDITION:
-            raise SingularSystemError(
-                f"the observations are (nearly) redundant (condition number {cond:.2g}); "
-                f"drop duplicated values or give them a non-zero observation sd"
-            )
-        L = np.linalg.cholesky(S)  # S = L Lᵀ, positive definite: checked by the condition number
+            raise SingularSystemError(redundant.format(f"{cond:.2g}"))
         K_T = np.linalg.solve(L.T, np.linalg.solve(L, B @ Su))  # S⁻¹ B Σ_u  (= Kᵀ)
         u_mean = K_T.T @ (y - B @ scm.intercept)
         u_cov = Su - (B @ Su).T @ K_T

@@ -1,0 +1,72 @@
+"""Wall time of one steered answer by couple-lite vs COUPLE's three-call prompt recipe
+(answer, abduce the values the answer expresses, rewrite under the target priorities), on the
+same model, prompt, token budget and greedy decoding; interleaved runs, medians.
+
+    python bench/answer_cost.py [--runs 3] [--tokens 96] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import click
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from couple_lite.engine import Engine  # noqa: E402
+from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
+from couple_lite.objective import make_objective  # noqa: E402
+from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
+from couple_lite.steering import Steerer  # noqa: E402
+
+PROMPT = "My neighbour asked me to help with their garden this weekend, but I had other plans. What should I do?"
+VALUES, PRIORITY = "benevolence=6,hedonism=2", "benevolence>hedonism"
+
+
+def prompt_recipe(engine: Engine, tokens: int) -> tuple[str, int]:
+    """The three calls of the prompt-only counterfactual recipe; returns the text and calls made."""
+    gen = dict(max_tokens=tokens, temperature=0.0)
+    first = engine.generate(PROMPT, **gen)
+    values = engine.generate(f'Question: {PROMPT}\nAnswer: {first}\nWhich human values does this answer '
+                             f'express? List them briefly.', **gen)
+    final = engine.generate(f"Question: {PROMPT}\nDraft answer: {first}\nValues it expresses: {values}\n"
+                            f"Rewrite the answer so that it puts benevolence (caring for the people around "
+                            f"you) first and pleasure for yourself last. Give only the rewritten answer.", **gen)
+    return final, 3
+
+
+@click.command()
+@click.option("--runs", default=3, show_default=True)
+@click.option("--tokens", default=96, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def main(runs: int, tokens: int, as_json: bool) -> None:
+    path = resolve_model(None)
+    name, sha = model_identity(path)
+    engine = Engine(path)
+    steerer = Steerer(engine, load_pack(default_pack_path(name, "schwartz10"), sha), name)
+    objective = make_objective(VALUES, PRIORITY)
+    ours, recipe = [], []
+    for i in range(runs):
+        for kind in (("ours", "recipe") if i % 2 == 0 else ("recipe", "ours")):
+            t0 = time.perf_counter()
+            if kind == "ours":
+                steerer.generate(PROMPT, steerer.plan(objective), max_tokens=tokens, temperature=0.0)
+                ours.append(time.perf_counter() - t0)
+            else:
+                prompt_recipe(engine, tokens)
+                recipe.append(time.perf_counter() - t0)
+    result = {"ours_s": statistics.median(ours), "prompt_counterfactual_s": statistics.median(recipe),
+              "ratio": statistics.median(ours) / statistics.median(recipe), "runs": runs, "tokens": tokens}
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"one steered answer {result['ours_s']:.2f} s vs three-call prompt recipe "
+               f"{result['prompt_counterfactual_s']:.2f} s: ratio {result['ratio']:.2f} (goal <= 0.4)")
+
+
+if __name__ == "__main__":
+    main()
