@@ -91,9 +91,16 @@ class Engine:
         self.llm.close()
 
     def metadata(self, key: str) -> str | None:
-        buf = ctypes.create_string_buffer(512)
-        n = llama_cpp.llama_model_meta_val_str(self.llm.model, key.encode(), buf, len(buf))
-        return buf.value.decode("utf-8", "replace") if n >= 0 else None
+        """A GGUF metadata value as text (chat templates can be long: the buffer grows to fit)."""
+        size = 512
+        while True:
+            buf = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_model_meta_val_str(self.llm.model, key.encode(), buf, len(buf))
+            if n < 0:
+                return None
+            if n < size:
+                return buf.value.decode("utf-8", "replace")
+            size = n + 1
 
     def info(self) -> dict:
         return {
@@ -185,6 +192,11 @@ class Engine:
                 else:
                     self.set_control_vector(previous)
 
+    def mark_steerable(self) -> None:
+        """Record that control vectors are known to move this model (e.g. a value-vector pack was
+        calibrated on this very file), so the first vector skips the steerability probe."""
+        self._steerable = True
+
     def check_steerable(self, scale: float = 4.0) -> float:
         """Apply a random vector and check that the logits move; raise if the architecture ignores
         control vectors. Returns the largest logit change seen."""
@@ -224,16 +236,25 @@ class Engine:
         for u, a in history:
             messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
         messages.append({"role": "user", "content": user})
-        template = self.metadata("tokenizer.chat_template")
-        if template is None:  # no template in the file: a plain, documented fallback
+        formatter = self._chat_formatter()
+        if formatter is None:  # no template in the file: a plain, documented fallback
             head = f"{system}\n\n" if system else ""
             turns = "".join(f"User: {u}\nAssistant: {a}\n" for u, a in history)
             return f"{head}{turns}User: {user}\nAssistant:"
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        return formatter(messages=messages).prompt
 
-        eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace")
-        bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace")
-        return Jinja2ChatFormatter(template, eos, bos)(messages=messages).prompt
+    def _chat_formatter(self):
+        """The model's Jinja chat template, compiled once (compiling it costs ~30 ms)."""
+        if not hasattr(self, "_formatter"):
+            template = self.metadata("tokenizer.chat_template")
+            self._formatter = None
+            if template is not None:
+                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+                eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace")
+                bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace")
+                self._formatter = Jinja2ChatFormatter(template, eos, bos)
+        return self._formatter
 
     def stream(
         self,

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from .errors import DownloadError, ModelFileError
 
 __all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "resolve_model", "check_gguf",
-           "model_identity", "file_sha256"]
+           "model_identity", "registered_sha256", "file_sha256"]
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 GGUF_MAGIC = b"GGUF"
@@ -159,6 +159,14 @@ def file_sha256(path: str | os.PathLike) -> str:
         while chunk := f.read(1 << 22):
             h.update(chunk)
     return h.hexdigest()
+
+
+def registered_sha256(path: Path) -> str | None:
+    """The registry's sha256 for a cached registered model file (verified when fetched), else None."""
+    for entry in registry().values():
+        if Path(path).resolve() == (model_cache_dir() / entry.file).resolve():
+            return entry.sha256
+    return None
 
 
 def model_identity(path: Path) -> tuple[str, str]:

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from .calibrate import steering_vector
 from .errors import ControlVectorError, ObjectiveError
+from .model_store import registered_sha256
 from .objective import Objective
 from .pack import ValuePack
 from .prior import prior_scm
@@ -93,6 +94,8 @@ class Steerer:
         if not base:
             raise ControlVectorError("the pack holds no unsteered profile; re-run `python cli.py calibrate`")
         self.engine, self.pack, self.model_name = engine, pack, model_name
+        if registered_sha256(engine.model_path) == pack.model_sha256 and np.abs(np.diag(pack.response)).max() > 0:
+            engine.mark_steerable()  # this pack was calibrated on this very file: its vectors move it
         self.system = load_value_system(pack.system)
         self.scm = prior_scm(self.system)  # fitted once, reused by every objective
         names = pack.values
