@@ -187,3 +187,18 @@ def test_scoring_context_made_after_a_vector_carries_it(tiny_model_path, tiny_en
     late.clear_control_vector()
     np.testing.assert_allclose(late.hidden_states([PROMPT]), tiny_engine.hidden_states([PROMPT]), atol=1e-5)
     late.close()
+
+
+def test_long_metadata_values_are_read_whole(tiny_engine):
+    text = tiny_engine.metadata("general.description")
+    assert text == "A tiny random model for tests. " * 40 and len(text) > 512
+    assert tiny_engine.metadata("no.such.key") is None
+
+
+def test_marked_steerable_engine_skips_the_probe(tiny_model_path, monkeypatch):
+    engine = Engine(tiny_model_path, n_ctx=512, n_threads=2)
+    engine.mark_steerable()
+    monkeypatch.setattr(Engine, "check_steerable", lambda self, scale=4.0: pytest.fail("probe ran"))
+    engine.set_control_vector(vec(engine))
+    assert engine.control_vector is not None
+    engine.close()
