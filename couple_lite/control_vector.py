@@ -9,14 +9,13 @@ anything that does not fit the model.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ControlVectorError
+from .files import atomic_write
 
 __all__ = ["write_control_vector", "read_control_vector"]
 
@@ -36,11 +35,7 @@ def write_control_vector(path: str | Path, vector: np.ndarray, model_hint: str) 
         raise ControlVectorError("row 0 must be zero: llama.cpp rejects a file with direction.0")
     rows = [il for il in range(1, v.shape[0]) if np.any(v[il] != 0)]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a written file should be readable like any other
-    try:
+    with atomic_write(path) as tmp:
         w = gguf.GGUFWriter(tmp, "controlvector")
         w.add_string("controlvector.model_hint", model_hint)
         w.add_uint32("controlvector.layer_count", len(rows))
@@ -50,10 +45,6 @@ def write_control_vector(path: str | Path, vector: np.ndarray, model_hint: str) 
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

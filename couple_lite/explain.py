@@ -13,7 +13,7 @@ import numpy as np
 
 from .scm import Counterfactual, LinearGaussianSCM, topological_order
 
-__all__ = ["PathEffect", "ValueExplanation", "explain"]
+__all__ = ["PathEffect", "ValueExplanation", "explain", "path_text"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,8 @@ def explain(scm: LinearGaussianSCM, cf: Counterfactual, top: int = 3) -> list[Va
         )
     return out
 
+
+
+def path_text(path: list[str] | tuple[str, ...], effect: float) -> str:
+    """'a -> b -> c (+0.42)', or 'intervened (+1.00)' for the intervention itself."""
+    return f"{' -> '.join(path) if len(path) > 1 else 'intervened'} ({effect:+.2f})"

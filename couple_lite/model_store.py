@@ -161,18 +161,22 @@ def file_sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def registered_sha256(path: Path) -> str | None:
-    """The registry's sha256 for a cached registered model file (verified when fetched), else None."""
+def _registered_entry(path: Path) -> ModelEntry | None:
+    """The registry entry whose cached file is ``path`` (verified when it was fetched)."""
     for entry in registry().values():
         if Path(path).resolve() == (model_cache_dir() / entry.file).resolve():
-            return entry.sha256
+            return entry
     return None
+
+
+def registered_sha256(path: Path) -> str | None:
+    """The registry's sha256 for a cached registered model file, else None (no hashing)."""
+    entry = _registered_entry(path)
+    return entry.sha256 if entry else None
 
 
 def model_identity(path: Path) -> tuple[str, str]:
     """(name, sha256) of a model file: the registry's entry for a cached registered model (no
     hashing needed, the fetch verified it), else the file's stem and its hash."""
-    for entry in registry().values():
-        if path.resolve() == (model_cache_dir() / entry.file).resolve():
-            return entry.name, entry.sha256
-    return path.stem, file_sha256(path)
+    entry = _registered_entry(path)
+    return (entry.name, entry.sha256) if entry else (Path(path).stem, file_sha256(path))

@@ -9,14 +9,13 @@ Written atomically; arrays only (no pickles).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ControlVectorError
+from .files import atomic_write
 from .vectors import Extraction
 
 __all__ = ["ValuePack", "save_pack", "load_pack", "default_pack_path", "PACK_VERSION"]
@@ -73,16 +72,8 @@ def save_pack(pack: ValuePack, path: str | Path) -> Path:
     if pack.fluency_limit is not None:
         arrays["fluency_limit"] = pack.fluency_limit
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o644)  # mkstemp makes 0600; a written file should be readable like any other
-    try:
+    with atomic_write(path, suffix=".npz") as tmp:  # numpy would append .npz to any other name
         np.savez_compressed(tmp, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

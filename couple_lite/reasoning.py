@@ -12,7 +12,7 @@ from typing import Mapping
 
 from pydantic import BaseModel
 
-from .explain import ValueExplanation, explain
+from .explain import ValueExplanation, explain, path_text
 from .objective import Objective, check_level
 from .prior import prior_scm
 from .table import format_table
@@ -45,13 +45,7 @@ class CounterfactualPlan(BaseModel):
         rows = []
         for e in self.explanation:
             n = e["value"]
-            path = e["paths"][0] if e["paths"] else None
-            if path is None:
-                how = ""
-            elif len(path["path"]) == 1:
-                how = f"intervened ({path['effect']:+.2f})"
-            else:
-                how = f"{' -> '.join(path['path'])} ({path['effect']:+.2f})"
+            how = path_text(e["paths"][0]["path"], e["paths"][0]["effect"]) if e["paths"] else ""
             target = self.objective.targets.get(n)
             rows.append([n, self.factual[n], "" if target is None else target,
                          f"{self.counterfactual[n]:.2f} ± {self.counterfactual_sd[n]:.2f}",

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from .calibrate import steering_vector
 from .errors import ControlVectorError, ObjectiveError
+from .explain import path_text
 from .model_store import registered_sha256
 from .objective import Objective
 from .pack import ValuePack
@@ -77,8 +78,7 @@ class SteeringPlan(BaseModel):
                          f"{self.counterfactual[n]:.2f} ± {self.counterfactual_sd[n]:.2f}",
                          f"{self.coefficients[n]:+.4f}", self.predicted[n]])
         out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
-        paths = [f"  {e['value']}: " + "; ".join((" -> ".join(p["path"]) if len(p["path"]) > 1 else "intervened")
-                                                 + f" ({p['effect']:+.2f})" for p in e["paths"])
+        paths = [f"  {e['value']}: " + "; ".join(path_text(p["path"], p["effect"]) for p in e["paths"])
                  for e in self.explanation if e["paths"] and abs(e["change"]) > 0.05]
         return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
 
