@@ -36,6 +36,21 @@ def _progress(label: str):
     return show
 
 
+def _progress_bar(label: str):
+    """A progress callback drawing a bar with the current step and the time left, on stderr."""
+    import time
+
+    start = time.monotonic()
+
+    def show(done: int, total: int, step: str = "") -> None:
+        left = (time.monotonic() - start) / max(done, 1) * (total - done)
+        bar = "#" * int(24 * done / max(total, 1))
+        click.echo(f"\r{label} [{bar:<24}] {done}/{total} ~{left / 60:.0f} min left  {step[:40]:<40}", err=True, nl=False)
+        if done >= total:
+            click.echo("", err=True)
+    return show
+
+
 def _engine(model):
     """Load a model; returns the engine, its registry/file name and sha256."""
     from couple_lite.engine import Engine
@@ -489,6 +504,79 @@ def info(model, n_gpu_layers, check_steering, as_json):
     else:
         for k, v in data.items():
             click.echo(f"{k:<20} {v}")
+
+
+@main.command("eval")
+@click.option("--quick", is_flag=True, help="3 profiles, 2 items per value, 1 question each, short answers: checks the mechanics in a few minutes.")
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (default: the shipped one).")
+@click.option("--system", default="schwartz10", show_default=True)
+@click.option("--profiles", "profiles_file", type=click.Path(dir_okay=False), default=None,
+              help="Target profiles JSON: a list of {name, values, priority}.")
+@click.option("--methods", default=None, help="Comma-separated methods (default: all); see --help text.")
+@click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV instead of the held-out items.")
+@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]),
+              default="likelihood", show_default=True)
+@click.option("--judge", default="gemma3-270m", show_default=True,
+              help="Answer judge: registered name or GGUF path, 'self' (the unsteered model) or 'none'.")
+@click.option("--max-tokens", type=int, default=None, help="Tokens per answer (default 48; 24 with --quick).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Write report.md, results.json and SVG plots here.")
+@click.option("--from-results", type=click.Path(dir_okay=False), default=None,
+              help="Re-render a saved results.json (with --report or --json) instead of running.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_(quick, model, pack_path, system, profiles_file, methods, items, instrument, judge, max_tokens, seed,
+          report_dir, from_results, as_json):
+    """Measure how closely each method hits target value profiles (see README, Evaluation).
+
+    Methods: unsteered, value_prompt, prompt_counterfactual, naive_vectors, couple_lite,
+    couple_lite_no_scm, couple_lite_no_decouple, couple_lite_no_abduction, couple_lite+prompt.
+
+    Example: python cli.py eval --quick --report /tmp/eval
+    """
+    from couple_lite import evaluate as ev
+    from couple_lite.eval_result import EvalResult
+    from couple_lite.report import write_report
+
+    if from_results:
+        try:
+            res = EvalResult.model_validate_json(open(from_results, encoding="utf-8").read())
+        except (OSError, ValueError) as e:
+            raise click.BadParameter(f"cannot read {from_results}: {str(e).splitlines()[0]}", param_hint="--from-results")
+    else:
+        steerer = _steerer(model, pack_path, system)
+        vs = steerer.system
+        profiles = ev.load_profiles(profiles_file) if profiles_file else ev.builtin_profiles(vs)
+        if quick:
+            profiles = ([p for p in profiles if p.name in ev.QUICK_PROFILES] or profiles)[: ev.QUICK["profiles"]]
+        chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(ev.METHODS)
+        item_list, source = ev.eval_items(vs, items, ev.QUICK["items_per_value"] if quick else None)
+        data = ev.eval_data(vs.name) if ev.has_eval_data(vs.name) else {}
+        questions = data.get("questions") or ["What should I do this weekend?"]
+        judge_obj = None
+        if judge != "none":
+            from couple_lite.judge import AnswerJudge
+
+            jengine, jname = (steerer.engine, steerer.model_name) if judge == "self" else (_engine(judge)[0], judge)
+            if "judge_words" not in data:
+                raise click.UsageError(f"no judge words ship for {vs.name}; pass --judge none")
+            judge_obj = AnswerJudge(jengine, vs.names, data["judge_words"], jname)
+        show = _progress_bar("eval")
+        res = ev.run_eval(
+            steerer.engine, steerer, profiles, chosen, items=item_list, items_source=source, questions=questions,
+            instrument=instrument, judge=judge_obj, seed=seed,
+            questions_per_profile=ev.QUICK["questions_per_profile"] if quick else 2,
+            max_tokens=max_tokens or (ev.QUICK["max_tokens"] if quick else 48),
+            progress=show,
+        )
+    if report_dir:
+        path = write_report(res, report_dir, command="python cli.py " + " ".join(sys.argv[1:]))
+        click.echo(f"wrote {path}", err=True)
+    if as_json:
+        _print_json(res.model_dump())
+    else:
+        click.echo(res.table())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Wall time of one steered answer by couple-lite vs COUPLE's three-call prompt recipe
-(answer, abduce the values the answer expresses, rewrite under the target priorities), on the
-same model, prompt, token budget and greedy decoding; interleaved runs, medians.
+(answer, abduce the values the answer expresses, rewrite under the re-planned priorities: the
+evaluation's ``prompt_counterfactual`` method), on the same model, prompt, token budget and greedy
+decoding; interleaved runs, medians.
 
     python bench/answer_cost.py [--runs 3] [--tokens 96] [--json]
 """
@@ -27,16 +28,12 @@ PROMPT = "My neighbour asked me to help with their garden this weekend, but I ha
 VALUES, PRIORITY = "benevolence=6,hedonism=2", "benevolence>hedonism"
 
 
-def prompt_recipe(engine: Engine, tokens: int) -> tuple[str, int]:
-    """The three calls of the prompt-only counterfactual recipe; returns the text and calls made."""
-    gen = dict(max_tokens=tokens, temperature=0.0)
-    first = engine.generate(PROMPT, **gen)
-    values = engine.generate(f'Question: {PROMPT}\nAnswer: {first}\nWhich human values does this answer '
-                             f'express? List them briefly.', **gen)
-    final = engine.generate(f"Question: {PROMPT}\nDraft answer: {first}\nValues it expresses: {values}\n"
-                            f"Rewrite the answer so that it puts benevolence (caring for the people around "
-                            f"you) first and pleasure for yourself last. Give only the rewritten answer.", **gen)
-    return final, 3
+def prompt_recipe(engine: Engine, steerer: Steerer, tokens: int) -> str:
+    """The evaluation's prompt_counterfactual method: answer, abduce the values, rewrite (three calls)."""
+    from couple_lite.evaluate import EvalContext, prompt_counterfactual_answer
+
+    ctx = EvalContext(engine, steerer, steerer.system, dict(max_tokens=tokens, temperature=0.0))
+    return prompt_counterfactual_answer(ctx, PROMPT, make_objective(VALUES, PRIORITY))
 
 
 @click.command()
@@ -57,7 +54,7 @@ def main(runs: int, tokens: int, as_json: bool) -> None:
                 steerer.generate(PROMPT, steerer.plan(objective), max_tokens=tokens, temperature=0.0)
                 ours.append(time.perf_counter() - t0)
             else:
-                prompt_recipe(engine, tokens)
+                prompt_recipe(engine, steerer, tokens)
                 recipe.append(time.perf_counter() - t0)
     result = {"ours_s": statistics.median(ours), "prompt_counterfactual_s": statistics.median(recipe),
               "ratio": statistics.median(ours) / statistics.median(recipe), "runs": runs, "tokens": tokens}

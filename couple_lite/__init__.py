@@ -23,6 +23,10 @@ _EXPORTS = {
     **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
     **{n: "steering" for n in ("Ablation", "Steerer", "SteeringPlan")},
     **{n: "vectors" for n in ("Extraction", "extract")},
+    **{n: "evaluate" for n in ("EvalProfile", "run_eval", "builtin_profiles", "load_profiles", "eval_items")},
+    "EvalResult": "eval_result",
+    "AnswerJudge": "judge",
+    "write_report": "report",
 }
 
 

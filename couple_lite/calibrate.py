@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .measure import Profile, measure
-from .vectors import Extraction
+from .vectors import Extraction, steering_vector  # steering_vector re-exported here
 
 __all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "NEUTRAL_TEXT"]
 
@@ -27,13 +27,6 @@ NEUTRAL_TEXT = (
     "The train to the coast leaves every hour. The journey takes about two hours, and there is a small "
     "café on board that sells sandwiches, tea and coffee.",
 )
-
-
-def steering_vector(extraction: Extraction, coefficients: np.ndarray) -> np.ndarray:
-    """One (n_layer, n_embd) control vector: Σ_v c_v · unit direction_v · layer norm."""
-    c = np.asarray(coefficients, dtype=np.float64)
-    v = np.einsum("v,vld->ld", c, extraction.directions.astype(np.float64))
-    return (v * extraction.layer_norms[:, None]).astype(np.float32)
 
 
 def _vec(profile: Profile, names: list[str]) -> np.ndarray:

@@ -333,6 +333,20 @@ class Engine:
             lps = self._runner.token_logprobs(seqs)
         return np.array([lp[max(s - 1, 0):].mean() for lp, s in zip(lps, starts)])
 
+    def continuation_logprob(self, prefixes: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
+        """Total log-probability of each continuation's tokens after its raw-text prefix (no chat
+        template): exact for multi-token continuations, where :meth:`option_logprobs` sees one token."""
+        seqs, starts = [], []
+        for pre, cont in zip(prefixes, continuations):
+            head, tail = self.tokenize(pre), self.tokenize(cont, add_bos=False)
+            if not tail:
+                raise EngineError(f"continuation {cont!r} has no tokens")
+            seqs.append(head + tail)
+            starts.append(len(head))
+        with self.lock:
+            lps = self._runner.token_logprobs(seqs)
+        return np.array([lp[s - 1:].sum() for lp, s in zip(lps, starts)])
+
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Next-token logits after each text (n_texts, n_vocab), under the current vector."""
         with self.lock:

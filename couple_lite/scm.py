@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 MAX_CONDITION = 1e12  # beyond this a solve loses most of float64's digits
+TRIANGULAR_FROM = 64  # from this many values on, solves run as triangular solves in topological order
 
 
 def _finite(name: str, x: np.ndarray) -> np.ndarray:
@@ -125,10 +127,30 @@ class LinearGaussianSCM:
         except ValueError:
             raise ValueNameError(f"unknown value {name!r}; valid names: {', '.join(self.names)}") from None
 
+    @cached_property
+    def order(self) -> np.ndarray:
+        """A topological order of the values (causes first)."""
+        return np.array(topological_order(self.weights))
+
     def propagate(self, x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """(I - Wᵀ)⁻¹ x for a vector or a matrix of columns (unit triangular after ordering)."""
+        """(I - Wᵀ)⁻¹ x for a vector or a matrix of columns. For large systems a triangular solve in
+        topological order (O(d²) per column; ``weights`` must keep this SCM's order, as every
+        intervention does -- else a general solve)."""
         W = self.weights if weights is None else weights
-        return np.linalg.solve(np.eye(self.dim) - W.T, x)
+        if self.dim < TRIANGULAR_FROM:
+            return np.linalg.solve(np.eye(self.dim) - W.T, x)
+        from scipy.linalg import solve_triangular  # only large systems need it
+
+        p = self.order
+        L = -W.T[np.ix_(p, p)]  # row i: minus the weights into the i-th value in order
+        if np.triu(L, 1).any():
+            np.fill_diagonal(L, 1.0)
+            out = np.linalg.solve(L, x[p])
+        else:
+            out = solve_triangular(L, x[p], lower=True, unit_diagonal=True, check_finite=False)
+        res = np.empty_like(out)
+        res[p] = out
+        return res
 
     def total_effects(self) -> np.ndarray:
         """T[i, j] = change of v_j per unit shift of v_i, summed over all paths: (I - W)⁻¹."""
@@ -151,12 +173,20 @@ class LinearGaussianSCM:
 
 @dataclass(frozen=True)
 class Posterior:
-    """Abducted noise N(u_mean, u_cov) and the implied factual profile N(mean, cov)."""
+    """Abducted noise N(u_mean, u_cov) and the implied factual profile N(mean, cov); ``cov`` is
+    computed on first use (O(d³)), so questions about means stay O(d²) for large systems."""
 
     u_mean: np.ndarray
     u_cov: np.ndarray
     mean: np.ndarray
-    cov: np.ndarray
+    scm: LinearGaussianSCM = field(repr=False, compare=False)
+
+    @cached_property
+    def cov(self) -> np.ndarray:
+        if not self.u_cov.any():  # an exactly observed profile: no uncertainty left
+            return np.zeros_like(self.u_cov)
+        c = self.scm.propagate(self.scm.propagate(self.u_cov).T)
+        return (c + c.T) / 2
 
 
 def abduct(
@@ -179,6 +209,11 @@ def abduct(
     if np.any(~np.isfinite(sd)) or np.any(sd < 0):
         raise SCMError("observation sd must be finite and >= 0")
     Su = scm.noise_cov
+    if len(set(idx)) == scm.dim and not sd.any():  # every value known exactly: u = (I - Wᵀ) v - c
+        v = np.empty(scm.dim)
+        v[idx] = y
+        u = v - scm.weights.T @ v - scm.intercept
+        return Posterior(u, np.zeros((scm.dim, scm.dim)), v, scm)
     if not idx:
         u_mean, u_cov = np.zeros(scm.dim), Su.copy()
     else:
@@ -199,9 +234,7 @@ def abduct(
         u_mean = K_T.T @ (y - B @ scm.intercept)
         u_cov = Su - (B @ Su).T @ K_T
         u_cov = (u_cov + u_cov.T) / 2
-    mean = scm.propagate(scm.intercept + u_mean)
-    cov = scm.propagate(scm.propagate(u_cov).T)
-    return Posterior(u_mean, u_cov, mean, (cov + cov.T) / 2)
+    return Posterior(u_mean, u_cov, scm.propagate(scm.intercept + u_mean), scm)
 
 
 @dataclass(frozen=True)
@@ -242,14 +275,25 @@ def _intervened(scm: LinearGaussianSCM, iv: Intervention) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class Counterfactual:
-    """The counterfactual profile N(mean, cov) and what produced it."""
+    """The counterfactual profile N(mean, cov) and what produced it (``cov`` computed on first use)."""
 
     mean: np.ndarray
-    cov: np.ndarray
     factual: Posterior
     intervention: Intervention
     intervened_weights: np.ndarray
     sources: np.ndarray  # per-value change injected by the intervention (0 where none)
+    noise_kept: np.ndarray = field(repr=False)  # m: 1 where a value keeps its noise, 0 where set
+
+    @cached_property
+    def cov(self) -> np.ndarray:
+        """A' diag(m) Cov[u] diag(m) A'ᵀ with A' = (I - W'ᵀ)⁻¹."""
+        m = self.noise_kept
+        inner = (m[:, None] * self.factual.u_cov) * m[None, :]
+        if not inner.any():
+            return np.zeros_like(inner)
+        scm, W2 = self.factual.scm, self.intervened_weights
+        c = scm.propagate(scm.propagate(inner, W2).T, W2)
+        return (c + c.T) / 2
 
     @property
     def sd(self) -> np.ndarray:
@@ -261,12 +305,10 @@ def counterfactual(scm: LinearGaussianSCM, factual: Posterior, iv: Intervention)
     covariance A' diag(m) Cov[u] diag(m) A'ᵀ with A' = (I - W'ᵀ)⁻¹."""
     c2, W2, m = _intervened(scm, iv)
     mean = scm.propagate(c2 + m * factual.u_mean, W2)
-    inner = (m[:, None] * factual.u_cov) * m[None, :]
-    cov = scm.propagate(scm.propagate(inner, W2).T, W2)
     # the change the intervention injects at each intervened node, given the factual world:
     # (I - W'ᵀ)(v* - v_f) = (c' - c) - (1 - m) ⊙ E[u] + (W' - W)ᵀ v_f
     sources = (c2 - scm.intercept) - (1 - m) * factual.u_mean + (W2 - scm.weights).T @ factual.mean
-    return Counterfactual(mean, (cov + cov.T) / 2, factual, iv, W2, sources)
+    return Counterfactual(mean, factual, iv, W2, sources, m)
 
 
 def prioritized_intervention(

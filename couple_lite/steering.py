@@ -27,7 +27,6 @@ from typing import Iterator
 import numpy as np
 from pydantic import BaseModel
 
-from .calibrate import steering_vector
 from .errors import ControlVectorError, ObjectiveError
 from .explain import path_text
 from .model_store import registered_sha256
@@ -37,6 +36,7 @@ from .prior import prior_scm
 from .reasoning import plan_counterfactual
 from .table import format_table
 from .values import load_value_system
+from .vectors import steering_vector
 
 __all__ = ["Ablation", "SteeringPlan", "Steerer", "RIDGE", "FALLBACK_OBS_SD"]
 

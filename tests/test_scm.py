@@ -147,6 +147,43 @@ def test_bad_inputs_are_typed_errors():
 
 def test_redundant_exact_observations_are_singular():
     # b is an exact copy of a (no own noise to speak of): observing both exactly is degenerate
-    scm = LinearGaussianSCM(("a", "b"), np.array([[0, 1.0], [0, 0]]), np.zeros(2), np.diag([1.0, 1e-14]))
+    W = np.zeros((3, 3))
+    W[0, 1] = 1.0
+    scm = LinearGaussianSCM(("a", "b", "c"), W, np.zeros(3), np.diag([1.0, 1e-14, 1.0]))
     with pytest.raises(SingularSystemError, match="redundant"):
         abduct(scm, {"a": 1.0, "b": 1.0})
+
+
+def test_an_exactly_known_full_profile_is_solved_directly():
+    # every value observed exactly: u = (I - Wᵀ) v - c, no uncertainty left; the general path with
+    # a vanishing observation sd converges to the same answer
+    rng = np.random.default_rng(3)
+    W = np.triu(rng.uniform(-0.6, 0.6, (6, 6)), 1)
+    scm = LinearGaussianSCM(tuple("abcdef"), W, rng.uniform(2, 4, 6), np.diag(rng.uniform(0.3, 1, 6)))
+    obs = dict(zip(scm.names, rng.uniform(1, 6, 6)))
+    exact, near = abduct(scm, obs), abduct(scm, obs, obs_sd=1e-6)
+    np.testing.assert_allclose(exact.u_mean, near.u_mean, atol=1e-5)
+    np.testing.assert_allclose(exact.mean, list(obs.values()), atol=1e-12)
+    assert not exact.cov.any()
+    cf = counterfactual(scm, exact, Intervention(hard={"b": 6.0}))
+    np.testing.assert_allclose(cf.mean, counterfactual(scm, near, Intervention(hard={"b": 6.0})).mean, atol=1e-5)
+    assert not cf.cov.any()
+
+
+def test_large_systems_solve_in_topological_order():
+    # from TRIANGULAR_FROM values on, propagate uses a triangular solve: same answer as a dense solve
+    from couple_lite.scm import TRIANGULAR_FROM
+
+    rng = np.random.default_rng(4)
+    d = TRIANGULAR_FROM + 6
+    perm = rng.permutation(d)
+    W0 = np.triu(rng.uniform(-0.3, 0.3, (d, d)) * (rng.random((d, d)) < 0.1), 1)
+    W = W0[np.ix_(perm, perm)]  # a DAG whose order is not the index order
+    scm = LinearGaussianSCM(tuple(f"v{i}" for i in range(d)), W, rng.uniform(1, 2, d), np.eye(d) * 0.5)
+    x = rng.normal(size=(d, 3))
+    np.testing.assert_allclose(scm.propagate(x), np.linalg.solve(np.eye(d) - W.T, x), atol=1e-10)
+    W2 = W.copy()
+    W2[:, 5] = 0  # an intervention keeps the order
+    np.testing.assert_allclose(scm.propagate(x, W2), np.linalg.solve(np.eye(d) - W2.T, x), atol=1e-10)
+    Wbad = W.T.copy()  # not this SCM's order: falls back to the general solve
+    np.testing.assert_allclose(scm.propagate(x, Wbad), np.linalg.solve(np.eye(d) - Wbad.T, x), atol=1e-10)

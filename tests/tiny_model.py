@@ -21,7 +21,7 @@ def write_tiny_llama(path: Path, n_embd: int = 64, n_layer: int = 4, n_head: int
     w = gguf.GGUFWriter(str(path), arch)
     w.add_name("tiny-test-llama")
     w.add_description("A tiny random model for tests. " * 40)  # longer than a 512-byte buffer
-    w.add_context_length(512)
+    w.add_context_length(4096)
     w.add_embedding_length(n_embd)
     w.add_block_count(n_layer)
     w.add_feed_forward_length(n_ff)

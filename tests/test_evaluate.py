@@ -1,0 +1,171 @@
+"""The evaluation's mechanics on the tiny model with a synthetic calibrated Schwartz-10 pack
+(no numeric thresholds on steering quality: the tiny model has no values)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from couple_lite.errors import CoupleError, ObjectiveError, ValueSystemError
+from couple_lite.eval_result import EvalResult
+from couple_lite.evaluate import (METHODS, QUICK_PROFILES, builtin_profiles, eval_data, eval_items, load_profiles,
+                                  method, run_eval, value_prompt)
+from couple_lite.judge import AnswerJudge
+from couple_lite.objective import make_objective
+from couple_lite.pack import ValuePack, save_pack
+from couple_lite.steering import Steerer
+from couple_lite.values import load_value_system
+from couple_lite.vectors import extract
+
+S10 = load_value_system("schwartz10")
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_path):
+    """The tiny model with room for the value prompts (its tokenizer spells most words out)."""
+    from couple_lite.engine import Engine
+
+    e = Engine(tiny_model_path, n_ctx=4096, n_threads=2)
+    yield e
+    e.close()
+
+
+@pytest.fixture(scope="module")
+def pack(tiny_engine):
+    ex = extract(tiny_engine, S10, "mean", "context", layers=(1, 2))
+    rng = np.random.default_rng(1)
+    R = np.eye(10) * 4 + rng.normal(scale=0.5, size=(10, 10))
+    base = dict(zip(S10.names, 3.5 + rng.normal(scale=0.3, size=10)))
+    return ValuePack("00" * 32, "tiny", "llama", "schwartz10", ex, response=R, response_instrument="likelihood",
+                     strength=0.03, fluency_limit=np.full(10, 0.05),
+                     metrics={"unsteered_profile": base, "unsteered_sd": {n: 0.05 for n in S10.names}})
+
+
+def test_builtin_profiles_cover_the_kinds_the_issue_names():
+    ps = builtin_profiles(S10)
+    kinds = [p.kind for p in ps]
+    assert len(ps) >= 15 and len({p.name for p in ps}) == len(ps)
+    assert kinds.count("archetype") == 4 and kinds.count("single") >= 3 and kinds.count("prior_sample") >= 3
+    partial = [p for p in ps if p.kind == "partial"]
+    assert partial and all(3 <= len(p.objective(S10).targets) <= 5 and p.objective(S10).has_priorities for p in partial)
+    assert set(QUICK_PROFILES) <= {p.name for p in ps}
+    assert builtin_profiles(S10)[8].values == ps[8].values  # prior samples are seeded
+    with pytest.raises(ValueSystemError, match="--profiles"):
+        builtin_profiles(load_value_system("moral_foundations"))
+
+
+def test_eval_items_are_held_out_from_extraction_and_calibration_items():
+    from couple_lite.contrast import builtin_items, value_pairs
+
+    items, source = eval_items(S10)
+    assert len(items) == 40 and "held-out" in source
+    used = {t for ts in builtin_items("schwartz10").values() for t in ts}
+    used |= {x for ps in value_pairs(S10).values() for p in ps for x in (p.positive, p.negative)}
+    assert not used & {it.text for it in items}
+    assert len(eval_items(S10, per_value=2)[0]) == 20
+    assert len(eval_data("schwartz10")["questions"]) >= 30
+
+
+def test_load_profiles_errors(tmp_path):
+    good = tmp_path / "p.json"
+    good.write_text(json.dumps([{"name": "x", "values": "power=6,benevolence=2", "priority": "power>benevolence"}]))
+    assert load_profiles(good)[0].objective(S10).targets == {"power": 6.0, "benevolence": 2.0}
+    for text, msg in [("[", "not valid JSON"), ("[]", "non-empty list"), ('[{"values": "power=6"}]', "name")]:
+        bad = tmp_path / "b.json"
+        bad.write_text(text)
+        with pytest.raises(ObjectiveError, match=msg):
+            load_profiles(bad)
+    with pytest.raises(CoupleError, match="not found"):
+        load_profiles(tmp_path / "missing.json")
+
+
+def test_method_names():
+    assert method("couple_lite") is METHODS["couple_lite"]
+    assert callable(method("couple_lite@2"))
+    for bad, msg in [("nope", "unknown method"), ("value_prompt@2", "only vector methods"),
+                     ("couple_lite@-1", "positive number"), ("couple_lite@x", "positive number")]:
+        with pytest.raises(CoupleError, match=msg):
+            method(bad)
+
+
+def test_value_prompt_orders_by_priority():
+    text = value_prompt(make_objective("power=1,benevolence=6,security=5", "benevolence>security>power"), S10)
+    assert text.index("benevolence") < text.index("security") < text.index("power")
+    assert "not important at all" in text and "of the highest importance" in text
+
+
+def test_judge_scores_are_centred_and_accuracy_is_reported(tiny_engine):
+    data = eval_data("schwartz10")
+    judge = AnswerJudge(tiny_engine, S10.names, data["judge_words"], "tiny")
+    s = judge.scores(["Help your neighbour.", "Take the risk!"])
+    assert s.shape == (2, 10) and np.allclose(s.sum(axis=1), 0, atol=1e-9)
+    acc = judge.accuracy(data["labelled_answers"])
+    assert acc["n"] == 30 and 0 <= acc["accuracy"] <= 1 and acc["chance"] == pytest.approx(0.1)
+    assert len(acc["confusions"]) == round((1 - acc["accuracy"]) * 30)
+
+
+def test_run_eval_mechanics(engine, pack, tmp_path):
+    tiny_engine = engine
+    st = Steerer(engine, pack, "tiny")
+    profiles = [p for p in builtin_profiles(S10) if p.name in QUICK_PROFILES]
+    items, _ = eval_items(S10, per_value=1)
+    judge = AnswerJudge(tiny_engine, S10.names, eval_data("schwartz10")["judge_words"], "tiny")
+    seen = []
+    methods = list(METHODS) + ["couple_lite@2"]
+    res = run_eval(tiny_engine, st, profiles, methods, items=items, questions=eval_data("schwartz10")["questions"],
+                   judge=judge, questions_per_profile=1, max_tokens=4, progress=lambda d, t, l: seen.append((d, t)))
+    assert seen[-1] == (len(profiles) * len(methods) + 1,) * 2
+    assert len(res.rows) == len(profiles) * len(methods) and set(res.methods) == set(methods)
+    for s in res.methods.values():
+        assert {"spearman", "mae", "order_preserved", "seconds_per_answer"} <= set(s)
+    by = {(r.profile, r.method): r for r in res.rows}
+    for p in profiles:
+        assert by[(p.name, "unsteered")].ppl_ratio == 1.0
+        assert by[(p.name, "unsteered")].measured == res.unsteered
+        # the target keeps the objective's levels on named values
+        for n, lvl in p.objective(S10).targets.items():
+            assert res.targets[p.name][n] == lvl
+    # a vector method really changes the measured profile; @2 doubles the vector's predicted change
+    r1, r2 = by[("self_transcendence", "couple_lite")], by[("self_transcendence", "couple_lite@2")]
+    assert r1.measured != res.unsteered
+    assert r2.reached == pytest.approx(2 * r1.reached)
+    assert all(r2.predicted_change[n] == pytest.approx(2 * r1.predicted_change[n]) for n in S10.names)
+    assert tiny_engine.control_vector is None  # every condition restored the model
+    # the result round-trips through JSON (the report can be re-rendered) and renders a table
+    again = EvalResult.model_validate_json(res.model_dump_json())
+    assert again.methods == res.methods and "couple_lite" in again.table() and "goal:" in again.table()
+
+    from couple_lite.report import write_report
+
+    path = write_report(res, tmp_path / "rep")
+    names = {f.name for f in (tmp_path / "rep").iterdir()}
+    assert {"report.md", "results.json", "methods.svg", "response_matrix.svg", "scm_graph.svg"} <= names
+    assert {f"radar_{p.name}.svg" for p in profiles} <= names
+    md = path.read_text()
+    assert "## Goals" in md and "| couple_lite |" in md and "radar_self_transcendence.svg" in md
+    assert not [f for f in names if f.startswith(".")]  # no temporary files left
+
+
+def test_eval_cli_quick_json_and_report(tiny_model_path, pack, tmp_path, monkeypatch):
+    import couple_lite.model_store as ms
+
+    monkeypatch.setattr(ms, "model_identity", lambda p: ("tiny", "00" * 32))
+    pack_file = save_pack(pack, tmp_path / "tiny-s10.npz")
+    common = ["eval", "--model", str(tiny_model_path), "--pack", str(pack_file)]
+    r = CliRunner().invoke(main, [*common, "--quick", "--methods", "unsteered,couple_lite,value_prompt",
+                                  "--judge", "self", "--max-tokens", "4", "--json", "--report", str(tmp_path / "r")])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert set(out["methods"]) == {"unsteered", "couple_lite", "value_prompt"}
+    assert len(out["rows"]) == 9 and out["judge"]["n"] == 30
+    assert (tmp_path / "r" / "report.md").exists()
+    r = CliRunner().invoke(main, ["eval", "--from-results", str(tmp_path / "r" / "results.json")])
+    assert r.exit_code == 0 and "couple_lite" in r.output
+    r = CliRunner().invoke(main, [*common, "--quick", "--methods", "couple_lite,bogus", "--judge", "none"])
+    assert r.exit_code == 2 and "unknown method 'bogus'" in r.output
+    r = CliRunner().invoke(main, ["eval", "--from-results", str(tmp_path / "nothing.json")])
+    assert r.exit_code == 2 and "cannot read" in r.output
