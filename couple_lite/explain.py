@@ -53,7 +53,7 @@ def _best_paths(W: np.ndarray, names: tuple[str, ...], src: int, k: int) -> dict
 def explain(scm: LinearGaussianSCM, cf: Counterfactual, top: int = 3) -> list[ValueExplanation]:
     """Per value: factual, counterfactual, the contribution of each intervened value, top paths."""
     W2 = cf.intervened_weights
-    M = scm.propagate(np.eye(scm.dim), W2)  # (I - W'ᵀ)⁻¹: column i = spread of a unit at i
+    M = scm.propagate(np.eye(scm.dim), (cf.cut_rows, cf.cut))  # (I - W'ᵀ)⁻¹: column i = spread of a unit at i
     src = [i for i in np.nonzero(np.abs(cf.sources) > 1e-12)[0]]
     paths = {i: _best_paths(W2, scm.names, i, top) for i in src}
     out = []

@@ -34,12 +34,12 @@ __all__ = [
 ]
 
 MAX_CONDITION = 1e12  # beyond this a solve loses most of float64's digits
-TRIANGULAR_FROM = 64  # from this many values on, solves run as triangular solves in topological order
 
 
 def _finite(name: str, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    if not np.all(np.isfinite(x)):
+    if not (isinstance(x, np.ndarray) and x.dtype == np.float64):
+        x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all():
         raise SCMError(f"{name} contains NaN or infinity; pass finite numbers")
     return x
 
@@ -121,10 +121,14 @@ class LinearGaussianSCM:
             g.add_edge(self.names[i], self.names[j], weight=float(self.weights[i, j]))
         return g
 
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {n: i for i, n in enumerate(self.names)}
+
     def index(self, name: str) -> int:
         try:
-            return self.names.index(name)
-        except ValueError:
+            return self._position[name]
+        except KeyError:
             raise ValueNameError(f"unknown value {name!r}; valid names: {', '.join(self.names)}") from None
 
     @cached_property
@@ -132,25 +136,49 @@ class LinearGaussianSCM:
         """A topological order of the values (causes first)."""
         return np.array(topological_order(self.weights))
 
-    def propagate(self, x: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-        """(I - Wᵀ)⁻¹ x for a vector or a matrix of columns. For large systems a triangular solve in
-        topological order (O(d²) per column; ``weights`` must keep this SCM's order, as every
-        intervention does -- else a general solve)."""
-        W = self.weights if weights is None else weights
-        if self.dim < TRIANGULAR_FROM:
-            return np.linalg.solve(np.eye(self.dim) - W.T, x)
-        from scipy.linalg import solve_triangular  # only large systems need it
+    @cached_property
+    def _factor(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
+        """(order p, rank = p⁻¹, L = (I - Wᵀ)[p][:, p] unit lower triangular, LAPACK trtrs): built
+        once per model, so every solve afterwards is one O(d²) forward substitution."""
+        from scipy.linalg import get_lapack_funcs  # loaded on the first solve, not at import
 
         p = self.order
-        L = -W.T[np.ix_(p, p)]  # row i: minus the weights into the i-th value in order
-        if np.triu(L, 1).any():
-            np.fill_diagonal(L, 1.0)
-            out = np.linalg.solve(L, x[p])
-        else:
-            out = solve_triangular(L, x[p], lower=True, unit_diagonal=True, check_finite=False)
-        res = np.empty_like(out)
-        res[p] = out
-        return res
+        rank = np.empty_like(p)
+        rank[p] = np.arange(self.dim)
+        L = np.asfortranarray(np.eye(self.dim) - self.weights.T[np.ix_(p, p)])
+        return p, rank, L, get_lapack_funcs("trtrs", (L,))
+
+    def propagate(
+        self, x: np.ndarray, cut: tuple[list[int], float] | None = None, transpose: bool = False
+    ) -> np.ndarray:
+        """(I - W'ᵀ)⁻¹ x for a vector or a matrix of columns (``transpose``: (I - W')⁻¹ x), one
+        triangular solve in topological order. W' = W, or with ``cut = (rows, s)`` the edges into
+        values ``rows`` scaled by 1 - s (what an intervention does; it keeps the order)."""
+        p, rank, L, trtrs = self._factor
+        if cut is not None and len(cut[0]):
+            rows, s = cut
+            L = L.copy(order="F")  # the rows of L that the intervention changes (diagonal unused)
+            for r in rows:
+                L[rank[r]] *= 1.0 - s
+        out, _ = trtrs(L, np.asarray(x)[p], lower=1, trans=int(transpose), unitdiag=1)
+        return out[rank]
+
+    @cached_property
+    def prior(self) -> "Posterior":
+        """The noise before any observation, N(0, Σ_u), and the profile it implies (read-only)."""
+        u_mean, u_cov, mean = np.zeros(self.dim), self.noise_cov.view(), self.mean
+        for a in (u_mean, u_cov, mean):
+            a.flags.writeable = False
+        return Posterior(u_mean, u_cov, mean, self)
+
+    @cached_property
+    def _I_minus_W(self) -> np.ndarray:
+        return np.eye(self.dim) - self.weights
+
+    @cached_property
+    def _no_uncertainty(self) -> np.ndarray:
+        """A read-only d x d zero covariance that costs no memory (an exactly observed profile)."""
+        return np.broadcast_to(np.float64(0.0), (self.dim, self.dim))
 
     def total_effects(self) -> np.ndarray:
         """T[i, j] = change of v_j per unit shift of v_i, summed over all paths: (I - W)⁻¹."""
@@ -171,7 +199,7 @@ class LinearGaussianSCM:
         return self.propagate((self.intercept + u).T).T
 
 
-@dataclass(frozen=True)
+@dataclass
 class Posterior:
     """Abducted noise N(u_mean, u_cov) and the implied factual profile N(mean, cov); ``cov`` is
     computed on first use (O(d³)), so questions about means stay O(d²) for large systems."""
@@ -199,41 +227,38 @@ def abduct(
     y = H (I - Wᵀ)⁻¹ (c + u) + ε,  ε ~ N(0, R): the standard Gaussian conditioning, solved with a
     Cholesky factor of the innovation covariance S = B Σ_u Bᵀ + R. No observation gives the prior.
     """
-    observed = dict(observed or {})
-    idx = [scm.index(k) for k in observed]
-    y = _finite("observed profile", np.array([observed[k] for k in observed], dtype=np.float64))
-    if isinstance(obs_sd, Mapping):
-        sd = np.array([float(obs_sd.get(k, 0.0)) for k in observed])
-    else:
-        sd = np.full(len(idx), float(obs_sd))
-    if np.any(~np.isfinite(sd)) or np.any(sd < 0):
+    if not observed:
+        return scm.prior
+    in_order = tuple(observed) == scm.names  # the usual case: a whole profile in the model's order
+    idx = np.arange(scm.dim) if in_order else np.fromiter(map(scm.index, observed), np.intp, len(observed))
+    y = _finite("observed profile", np.fromiter(observed.values(), np.float64, len(observed)))
+    scalar = isinstance(obs_sd, (float, int))
+    sds = [float(obs_sd)] if scalar else [float(obs_sd.get(k, 0.0)) for k in observed]
+    if not all(math.isfinite(x) and x >= 0 for x in sds):
         raise SCMError("observation sd must be finite and >= 0")
+    if len(idx) == scm.dim and not any(sds):  # every value known exactly: u = (I - Wᵀ) v - c
+        v = y if in_order else y[np.argsort(idx)]
+        return Posterior(v @ scm._I_minus_W - scm.intercept, scm._no_uncertainty, v, scm)
+    E = np.zeros((scm.dim, len(idx)))
+    E[idx, np.arange(len(idx))] = 1.0
+    B = scm.propagate(E, transpose=True).T  # rows idx of (I - Wᵀ)⁻¹: O(d² |idx|)
     Su = scm.noise_cov
-    if len(set(idx)) == scm.dim and not sd.any():  # every value known exactly: u = (I - Wᵀ) v - c
-        v = np.empty(scm.dim)
-        v[idx] = y
-        u = v - scm.weights.T @ v - scm.intercept
-        return Posterior(u, np.zeros((scm.dim, scm.dim)), v, scm)
-    if not idx:
-        u_mean, u_cov = np.zeros(scm.dim), Su.copy()
-    else:
-        A = scm.propagate(np.eye(scm.dim))  # (I - Wᵀ)⁻¹, d x d, cheap for value systems
-        B = A[idx]
-        S = B @ Su @ B.T + np.diag(sd**2)
-        redundant = ("the observations are (nearly) redundant (condition number {}); "
-                     "drop duplicated values or give them a non-zero observation sd")
-        try:
-            L = np.linalg.cholesky(S)  # S = L Lᵀ
-        except np.linalg.LinAlgError:
-            raise SingularSystemError(redundant.format("inf")) from None
-        diag = np.diag(L)
-        cond = float((diag.max() / diag.min()) ** 2) if diag.min() > 0 else math.inf  # cheap estimate
-        if not math.isfinite(cond) or cond > MAX_CONDITION:
-            raise SingularSystemError(redundant.format(f"{cond:.2g}"))
-        K_T = np.linalg.solve(L.T, np.linalg.solve(L, B @ Su))  # S⁻¹ B Σ_u  (= Kᵀ)
-        u_mean = K_T.T @ (y - B @ scm.intercept)
-        u_cov = Su - (B @ Su).T @ K_T
-        u_cov = (u_cov + u_cov.T) / 2
+    sd = np.array(sds) if len(sds) == len(idx) else np.full(len(idx), sds[0])
+    S = B @ Su @ B.T + np.diag(sd**2)
+    redundant = ("the observations are (nearly) redundant (condition number {}); "
+                 "drop duplicated values or give them a non-zero observation sd")
+    try:
+        L = np.linalg.cholesky(S)  # S = L Lᵀ
+    except np.linalg.LinAlgError:
+        raise SingularSystemError(redundant.format("inf")) from None
+    diag = np.diag(L)
+    cond = float((diag.max() / diag.min()) ** 2) if diag.min() > 0 else math.inf  # cheap estimate
+    if not math.isfinite(cond) or cond > MAX_CONDITION:
+        raise SingularSystemError(redundant.format(f"{cond:.2g}"))
+    K_T = np.linalg.solve(L.T, np.linalg.solve(L, B @ Su))  # S⁻¹ B Σ_u  (= Kᵀ)
+    u_mean = K_T.T @ (y - B @ scm.intercept)
+    u_cov = Su - (B @ Su).T @ K_T
+    u_cov = (u_cov + u_cov.T) / 2
     return Posterior(u_mean, u_cov, scm.propagate(scm.intercept + u_mean), scm)
 
 
@@ -247,42 +272,52 @@ class Intervention:
     strength: float = 1.0
 
     def __post_init__(self) -> None:
-        both = set(self.hard) & set(self.shift)
+        both = set(self.hard) & set(self.shift) if self.hard and self.shift else ()
         if both:
             raise SCMError(f"value(s) {', '.join(sorted(both))} both set and shifted; choose one")
         if not 0.0 <= self.strength <= 1.0:
             raise SCMError(f"intervention strength must be in [0, 1], got {self.strength}")
-        _finite("intervention values", np.array([*self.hard.values(), *self.shift.values()], float))
+        if not all(math.isfinite(x) for x in (*self.hard.values(), *self.shift.values())):
+            raise SCMError("intervention values contain NaN or infinity; pass finite numbers")
 
     @property
     def targets(self) -> list[str]:
         return [*self.hard, *self.shift]
 
 
-def _intervened(scm: LinearGaussianSCM, iv: Intervention) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(c', W', m): the intervened structural equations v = c' + W'ᵀ v + m ⊙ u."""
-    c, W, m = scm.intercept.copy(), scm.weights.copy(), np.ones(scm.dim)
-    s = iv.strength
-    for name, x in iv.hard.items():
-        i = scm.index(name)
-        c[i] = (1 - s) * c[i] + s * x
-        W[:, i] *= 1 - s
-        m[i] = 1 - s
-    for name, delta in iv.shift.items():
-        c[scm.index(name)] += delta
-    return c, W, m
-
-
-@dataclass(frozen=True)
+@dataclass
 class Counterfactual:
     """The counterfactual profile N(mean, cov) and what produced it (``cov`` computed on first use)."""
 
     mean: np.ndarray
     factual: Posterior
     intervention: Intervention
-    intervened_weights: np.ndarray
-    sources: np.ndarray  # per-value change injected by the intervention (0 where none)
-    noise_kept: np.ndarray = field(repr=False)  # m: 1 where a value keeps its noise, 0 where set
+    intercept: np.ndarray = field(repr=False)  # c' of the intervened equations
+    cut_rows: list[int] = field(repr=False)  # values whose incoming edges (and noise) it scales
+    cut: float = field(repr=False)  # ... by 1 - cut (the intervention's strength)
+
+    @cached_property
+    def noise_kept(self) -> np.ndarray:
+        """m: 1 where a value keeps its noise, 1 - strength where it is set."""
+        m = np.ones(len(self.mean))
+        m[self.cut_rows] = 1 - self.cut
+        return m
+
+    @cached_property
+    def sources(self) -> np.ndarray:
+        """The change the intervention injects at each value given the factual world (0 where
+        none): (I - W'ᵀ)(v* - v_f) = (c' - c) - (1 - m) ⊙ E[u] + (W' - W)ᵀ v_f."""
+        scm, f, rows = self.factual.scm, self.factual, self.cut_rows
+        out = (self.intercept - scm.intercept) - (1 - self.noise_kept) * f.u_mean
+        out[rows] -= self.cut * (scm.weights[:, rows].T @ f.mean)
+        return out
+
+    @cached_property
+    def intervened_weights(self) -> np.ndarray:
+        """W' (d x d): the weights of the intervened model."""
+        W = self.factual.scm.weights.copy()
+        W[:, self.cut_rows] *= 1 - self.cut
+        return W
 
     @cached_property
     def cov(self) -> np.ndarray:
@@ -291,8 +326,8 @@ class Counterfactual:
         inner = (m[:, None] * self.factual.u_cov) * m[None, :]
         if not inner.any():
             return np.zeros_like(inner)
-        scm, W2 = self.factual.scm, self.intervened_weights
-        c = scm.propagate(scm.propagate(inner, W2).T, W2)
+        scm, cut = self.factual.scm, (self.cut_rows, self.cut)
+        c = scm.propagate(scm.propagate(inner, cut).T, cut)
         return (c + c.T) / 2
 
     @property
@@ -303,12 +338,17 @@ class Counterfactual:
 def counterfactual(scm: LinearGaussianSCM, factual: Posterior, iv: Intervention) -> Counterfactual:
     """Push the abducted noise through the intervened model: mean A'(c' + m ⊙ E[u]),
     covariance A' diag(m) Cov[u] diag(m) A'ᵀ with A' = (I - W'ᵀ)⁻¹."""
-    c2, W2, m = _intervened(scm, iv)
-    mean = scm.propagate(c2 + m * factual.u_mean, W2)
-    # the change the intervention injects at each intervened node, given the factual world:
-    # (I - W'ᵀ)(v* - v_f) = (c' - c) - (1 - m) ⊙ E[u] + (W' - W)ᵀ v_f
-    sources = (c2 - scm.intercept) - (1 - m) * factual.u_mean + (W2 - scm.weights).T @ factual.mean
-    return Counterfactual(mean, factual, iv, W2, sources, m)
+    # the intervened equations v = c' + W'ᵀ v + m ⊙ u: a set value keeps its mechanism (edges,
+    # noise) with weight 1 - s and is pulled to x with weight s; W' is never formed (O(d²))
+    s = iv.strength
+    rows = [scm.index(name) for name in iv.hard]
+    c, u = scm.intercept.copy(), factual.u_mean.copy()
+    for i, x in zip(rows, iv.hard.values()):
+        c[i] = (1 - s) * c[i] + s * x
+        u[i] *= 1 - s
+    for name, delta in iv.shift.items():
+        c[scm.index(name)] += delta
+    return Counterfactual(scm.propagate(c + u, (rows, s)), factual, iv, c, rows, s)
 
 
 def prioritized_intervention(

@@ -170,20 +170,55 @@ def test_an_exactly_known_full_profile_is_solved_directly():
     assert not cf.cov.any()
 
 
-def test_large_systems_solve_in_topological_order():
-    # from TRIANGULAR_FROM values on, propagate uses a triangular solve: same answer as a dense solve
-    from couple_lite.scm import TRIANGULAR_FROM
-
-    rng = np.random.default_rng(4)
-    d = TRIANGULAR_FROM + 6
-    perm = rng.permutation(d)
-    W0 = np.triu(rng.uniform(-0.3, 0.3, (d, d)) * (rng.random((d, d)) < 0.1), 1)
-    W = W0[np.ix_(perm, perm)]  # a DAG whose order is not the index order
-    scm = LinearGaussianSCM(tuple(f"v{i}" for i in range(d)), W, rng.uniform(1, 2, d), np.eye(d) * 0.5)
-    x = rng.normal(size=(d, 3))
-    np.testing.assert_allclose(scm.propagate(x), np.linalg.solve(np.eye(d) - W.T, x), atol=1e-10)
+@given(st.integers(0, 10_000), st.sampled_from([3, 12, 80]), st.floats(0, 1), st.data())
+def test_solves_in_topological_order_match_dense_algebra(seed, d, strength, data):
+    # propagate solves in the SCM's topological order with the intervention's rows edited in
+    # place; every variant must equal the textbook dense formulas with W' formed explicitly
+    scm = random_scm(seed, d, density=0.3)
+    rng = np.random.default_rng(seed)
+    W, x = scm.weights, rng.normal(size=(d, 3))
+    dense = lambda M, b: np.linalg.solve(M, b)  # noqa: E731
+    np.testing.assert_allclose(scm.propagate(x), dense(np.eye(d) - W.T, x), atol=1e-9)
+    np.testing.assert_allclose(scm.propagate(x[:, 0]), dense(np.eye(d) - W.T, x[:, 0]), atol=1e-9)
+    np.testing.assert_allclose(scm.propagate(x, transpose=True), dense(np.eye(d) - W, x), atol=1e-9)
+    rows = sorted(set(data.draw(st.lists(st.integers(0, d - 1), max_size=3))))
     W2 = W.copy()
-    W2[:, 5] = 0  # an intervention keeps the order
-    np.testing.assert_allclose(scm.propagate(x, W2), np.linalg.solve(np.eye(d) - W2.T, x), atol=1e-10)
-    Wbad = W.T.copy()  # not this SCM's order: falls back to the general solve
-    np.testing.assert_allclose(scm.propagate(x, Wbad), np.linalg.solve(np.eye(d) - Wbad.T, x), atol=1e-10)
+    W2[:, rows] *= 1 - strength
+    np.testing.assert_allclose(scm.propagate(x, (rows, strength)), dense(np.eye(d) - W2.T, x), atol=1e-9)
+    # a counterfactual from a shuffled partial, noisy observation equals the dense computation
+    names = list(rng.permutation(scm.names)[: data.draw(st.integers(1, d))])
+    obs = {n: float(rng.uniform(1, 6)) for n in names}
+    post = abduct(scm, obs, obs_sd=0.4)
+    A = np.linalg.inv(np.eye(d) - W.T)  # the textbook formulas, on purpose with an explicit inverse
+    B = A[[scm.index(n) for n in names]]
+    S = B @ scm.noise_cov @ B.T + 0.16 * np.eye(len(names))
+    K = scm.noise_cov @ B.T @ np.linalg.inv(S)
+    u = K @ (np.array(list(obs.values())) - B @ scm.intercept)
+    np.testing.assert_allclose(post.u_mean, u, atol=1e-8)
+    np.testing.assert_allclose(post.u_cov, scm.noise_cov - K @ B @ scm.noise_cov, atol=1e-8)
+    hard = {scm.names[r]: 5.0 for r in rows}
+    cf = counterfactual(scm, post, Intervention(hard=hard, strength=strength))
+    c2, m = scm.intercept.copy(), np.ones(d)
+    c2[rows] = (1 - strength) * c2[rows] + strength * 5.0
+    m[rows] = 1 - strength
+    A2 = np.linalg.inv(np.eye(d) - W2.T)
+    np.testing.assert_allclose(cf.mean, A2 @ (c2 + m * u), atol=1e-8)
+    np.testing.assert_allclose(cf.cov, A2 @ (m[:, None] * post.u_cov * m) @ A2.T, atol=1e-8)
+    np.testing.assert_allclose(cf.intervened_weights, W2)
+
+
+def test_a_whole_profile_in_any_key_order_gives_the_same_posterior():
+    scm = random_scm(5, 6)
+    obs = dict(zip(scm.names, [1.0, 2.5, 3.0, 4.5, 5.0, 6.0]))
+    shuffled = {n: obs[n] for n in reversed(scm.names)}
+    a, b = abduct(scm, obs), abduct(scm, shuffled)
+    np.testing.assert_array_equal(a.mean, b.mean)
+    np.testing.assert_array_equal(a.u_mean, b.u_mean)
+    np.testing.assert_allclose(a.mean, list(obs.values()))
+
+
+def test_the_prior_is_shared_and_read_only():
+    scm = random_scm(6, 4)
+    assert abduct(scm) is abduct(scm, {}) is scm.prior
+    with pytest.raises(ValueError):
+        scm.prior.mean[0] = 1.0
