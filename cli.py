@@ -6,11 +6,16 @@ Every library error becomes one line on stderr and exit status 2.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
-import click
+# Pydantic scans every installed distribution for plugins on its first model; a command line
+# tool has no use for them, and the scan is start-up time (set the variable to re-enable).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
-from couple_lite.errors import CoupleError
+import click  # noqa: E402
+
+from couple_lite.errors import CoupleError  # noqa: E402
 
 
 class _Group(click.Group):
@@ -312,12 +317,51 @@ def _objective(values_, priority, objective_file, system):
     return make_objective(values_, priority, system or "schwartz10")
 
 
-def _steerer(model, pack_path, system="schwartz10"):
+def _steerer(model, pack_path, system="schwartz10", engine=None):
+    from couple_lite.model_store import model_identity
     from couple_lite.steering import Steerer
 
-    engine, name, sha = _engine(model)
+    engine, name, sha = (engine, *model_identity(engine.model_path)) if engine else _engine(model)
     pack, _ = _pack(pack_path, engine, name, sha, system)
     return Steerer(engine, pack, name)
+
+
+def _planning(values_, priority, objective_file, system):
+    """The objective, with the modules that plan steering imported (pydantic, the SCM) and the
+    model registry validated."""
+    obj = _objective(values_, priority, objective_file, system)
+    import couple_lite.steering  # noqa: F401
+    from couple_lite.model_store import registry
+
+    registry()
+    return obj
+
+
+def _objective_and_steerer(model, pack_path, values_, priority, objective_file, system):
+    """The objective and a Steerer. With the model already on disk, llama.cpp loads it on this
+    thread (its C loader releases the GIL) while a worker parses the objective and imports the
+    planning modules -- a fifth of `steer`'s start-up. Otherwise the objective is checked first,
+    so that a bad one fails before any download."""
+    from couple_lite.model_store import local_model
+
+    path = local_model(model)
+    if path is None:
+        obj = _objective(values_, priority, objective_file, system)
+        return obj, _steerer(model, pack_path, obj.system)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from couple_lite.engine import Engine  # its Python side before the overlap: only C runs alongside
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # else the loader waits up to 5 ms for the GIL after each C call
+    with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
+        job = pool.submit(_planning, values_, priority, objective_file, system)
+        try:
+            engine = Engine(path, n_ctx=2048)
+        finally:
+            sys.setswitchinterval(switch)
+        obj = job.result()
+    return obj, _steerer(model, pack_path, obj.system, engine)
 
 
 def _ablation(no_scm, no_decouple, no_abduction):
@@ -362,8 +406,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
     """
     if not prompt.strip():
         raise click.UsageError("the prompt is empty; give a question or an instruction")
-    obj = _objective(values_, priority, objective_file, system)
-    st = _steerer(model, pack_path, obj.system)
+    obj, st = _objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
     plan = st.plan(obj, _ablation(no_scm, no_decouple, no_abduction), strict=True)
     gen = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
     for w in plan.warnings:
@@ -403,8 +446,7 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
     """
     from couple_lite.objective import make_objective
 
-    obj = _objective(values_, priority, objective_file, system)
-    st = _steerer(model, pack_path, obj.system)
+    obj, st = _objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
     ablation = _ablation(no_scm, no_decouple, no_abduction)
     plan = st.plan(obj, ablation, explain=False, strict=True)
     history: list[tuple[str, str]] = []

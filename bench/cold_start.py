@@ -19,7 +19,7 @@ import click
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from couple_lite.capture import default_threads  # noqa: E402
+from couple_lite.engine import default_threads  # noqa: E402
 from couple_lite.model_store import resolve_model  # noqa: E402
 
 PROMPT = "How should I spend my weekend?"

@@ -14,7 +14,6 @@ text's numbers never depend on what was decoded before it.
 from __future__ import annotations
 
 import ctypes
-import os
 from pathlib import Path
 
 import llama_cpp
@@ -236,21 +235,3 @@ class BatchRunner:
                 per_layer.append(rows)
             arr = np.stack(per_layer, axis=1)  # (tokens, n_layer, n_embd)
             states[i] = arr if all_tokens else arr[0]
-
-
-def default_threads() -> int:
-    """Physical cores (llama.cpp's own default of half the logical CPUs is slower on small VMs)."""
-    try:
-        cores = set()
-        phys = core = None
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("physical id"):
-                phys = line.split(":")[1].strip()
-            elif line.startswith("core id"):
-                core = line.split(":")[1].strip()
-                cores.add((phys, core))
-        if cores:
-            return len(cores)
-    except OSError:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)

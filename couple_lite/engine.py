@@ -9,19 +9,40 @@ steer block 0, so row 0 must be zero.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import llama_cpp
 import numpy as np
 
-from .capture import BatchRunner, default_threads
 from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError
 from .model_store import check_gguf
 
-__all__ = ["Engine", "gpu_offload_available"]
+__all__ = ["Engine", "gpu_offload_available", "default_threads"]
+
+if TYPE_CHECKING:
+    from .capture import BatchRunner  # loaded on first use: generation never needs it
+
+
+def default_threads() -> int:
+    """Physical cores (llama.cpp's own default of half the logical CPUs is slower on small VMs)."""
+    try:
+        cores = set()
+        phys = core = None
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("physical id"):
+                phys = line.split(":")[1].strip()
+            elif line.startswith("core id"):
+                core = line.split(":")[1].strip()
+                cores.add((phys, core))
+        if cores:
+            return len(cores)
+    except OSError:
+        pass
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 def gpu_offload_available() -> bool:
@@ -79,6 +100,8 @@ class Engine:
         """The second context (hidden states, scoring), created on first use with the current vector."""
         with self.lock:
             if self._batch_runner is None:
+                from .capture import BatchRunner
+
                 runner = BatchRunner(*self._runner_args)
                 if self._cvec is not None:
                     self._apply(runner.ctx, np.ascontiguousarray(self._cvec[1:]), 1, self.n_layer - 1)
@@ -163,7 +186,10 @@ class Engine:
             self.llm.reset()
 
     def _contexts(self) -> list:
-        return [self.llm.ctx] + ([self._batch_runner.ctx] if self._batch_runner is not None else [])
+        """The live llama.cpp contexts (none once closed: a stream left open at interpreter exit
+        restores its vector after llama-cpp-python has freed them)."""
+        ctxs = [self.llm.ctx] + ([self._batch_runner.ctx] if self._batch_runner is not None else [])
+        return [c for c in ctxs if c]
 
     def _apply(self, ctx, data: np.ndarray | None, il_start: int, il_end: int) -> None:
         fn = _cvec_function()

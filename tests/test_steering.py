@@ -152,3 +152,7 @@ def test_steer_cli_errors(tiny_model_path, pack_file, tmp_path):
     r = run(main, ["steer", "", "--model", str(tiny_model_path), "--pack", str(pack_file), "--values", "care=6",
                    "--system", "moral_foundations"])
     assert r.exit_code == 2 and "prompt is empty" in r.output
+    # the model is on disk, so it loads while a worker parses the objective: its error still wins
+    r = run(main, ["steer", "hello", "--model", str(tiny_model_path), "--pack", str(pack_file), "--values", "kare=6",
+                   "--system", "moral_foundations"])
+    assert r.exit_code == 2 and "unknown value 'kare'" in r.output and "care" in r.output
