@@ -1,0 +1,396 @@
+"""couple-lite command line: parse, call the library, print (tables for people, --json for programs).
+
+Every library error becomes one line on stderr and exit status 2. This module holds the group, the
+shared helpers and the everyday commands (explain, systems, steer, chat, export, info);
+``cli_research`` adds extract, calibrate, measure and eval. ``python cli.py`` runs both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+# Pydantic scans every installed distribution for plugins on its first model; a command line
+# tool has no use for them, and the scan is start-up time (set the variable to re-enable).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+import click  # noqa: E402
+
+from .errors import CoupleError  # noqa: E402
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CoupleError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+def _print_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False))
+
+
+def _progress(label: str):
+    """A progress callback that redraws one line on stderr."""
+    def show(done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{label}: {done}/{total}", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+    return show
+
+
+def _progress_bar(label: str):
+    """A progress callback drawing a bar with the current step and the time left, on stderr."""
+    import time
+
+    start = time.monotonic()
+
+    def show(done: int, total: int, step: str = "") -> None:
+        left = (time.monotonic() - start) / max(done, 1) * (total - done)
+        bar = "#" * int(24 * done / max(total, 1))
+        click.echo(f"\r{label} [{bar:<24}] {done}/{total} ~{left / 60:.0f} min left  {step[:40]:<40}", err=True, nl=False)
+        if done >= total:
+            click.echo("", err=True)
+    return show
+
+
+def _engine(model):
+    """Load a model; returns the engine, its registry/file name and sha256."""
+    from .engine import Engine
+    from .model_store import model_identity, resolve_model
+
+    path = resolve_model(model)
+    name, sha = model_identity(path)
+    return Engine(path, n_ctx=2048), name, sha
+
+
+def _pack(pack_path, engine, name, sha, system):
+    from .pack import default_pack_path, load_pack
+
+    from .errors import ControlVectorError
+
+    path = pack_path or default_pack_path(name, system)
+    pack = load_pack(path, sha, engine.n_layer, engine.n_embd)
+    if pack.system != system:
+        raise ControlVectorError(f"pack {str(path)!r} holds {pack.system!r} values, not {system!r}; pass --system {pack.system}")
+    return pack, path
+
+
+def _layers(text):
+    if not text:
+        return None
+    try:
+        a, b = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise click.BadParameter("write the layer range as FIRST-LAST, e.g. 10-17") from None
+    return a, b
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """couple-lite: steer a local language model toward a pluralistic value profile.
+
+    Start with `python cli.py explain --values power=6` (no model needed) or
+    `python cli.py info` (fetches and describes the default model).
+    """
+
+
+@main.command()
+@click.option("--values", "values_", help='Target levels 1-6 or words, e.g. "power=6,benevolence=high".')
+@click.option("--priority", help='Priorities: "benevolence>security>power" or "benevolence:3,power:1".')
+@click.option("--objective", "objective_file", type=click.Path(dir_okay=False),
+              help="Objective as a JSON/YAML file (keys: targets, priority, system).")
+@click.option("--observed", help='Known/measured profile (abduction evidence), e.g. "security=4,power=2".')
+@click.option("--observed-sd", type=float, default=0.0, show_default=True,
+              help="Measurement noise sd of each observed value (0 = exact).")
+@click.option("--system", default=None,
+              help="Value system: schwartz10 (default), schwartz19, moral_foundations or a JSON file.")
+@click.option("--plausibility", type=float, default=None,
+              help="Price of implausible shifts when resolving conflicting priorities "
+                   "(default 0.1 with --priority; 0 meets every target exactly).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def explain(values_, priority, objective_file, observed, observed_sd, system, plausibility, as_json):
+    """Counterfactual value profile for an objective, with the causal paths that produce it.
+
+    Example: python cli.py explain --values "power=6,benevolence=5" --observed "security=4" --json
+    """
+    from .objective import parse_levels
+    from .reasoning import plan_counterfactual
+    from .values import load_value_system
+
+    obj = _objective(values_, priority, objective_file, system)
+    obs = parse_levels(observed, load_value_system(obj.system)) if observed else None
+    plan = plan_counterfactual(obj, obs, observed_sd, plausibility=plausibility)
+    if as_json:
+        _print_json(plan.model_dump())
+    else:
+        click.echo(f"system: {plan.system}   mode: {plan.mode}"
+                   + (f" (plausibility {plan.plausibility:g})" if plan.mode == "prioritized" else ""))
+        click.echo(plan.table())
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def systems(as_json):
+    """List the built-in value systems and their values.
+
+    Example: python cli.py systems --json
+    """
+    from .values import BUILTIN_SYSTEMS, load_value_system
+
+    data = {n: load_value_system(n) for n in BUILTIN_SYSTEMS}
+    if as_json:
+        _print_json({n: [v.name for v in s.values] for n, s in data.items()})
+        return
+    for n, s in data.items():
+        click.echo(f"{n}: {s.description}")
+        for v in s.values:
+            click.echo(f"  {v.name:<26} {v.definition}")
+
+
+def _objective(values_, priority, objective_file, system):
+    from .objective import load_objective, make_objective
+
+    if objective_file and values_:
+        raise click.UsageError("give either --values or --objective, not both (they would conflict)")
+    if objective_file:
+        obj = load_objective(objective_file, system)
+        return make_objective(obj.targets, priority, obj.system) if priority else obj
+    if not values_:
+        raise click.UsageError('give target levels with --values "benevolence=6,power=1" or --objective FILE')
+    return make_objective(values_, priority, system or "schwartz10")
+
+
+def _steerer(model, pack_path, system="schwartz10", engine=None):
+    from .model_store import model_identity
+    from .steering import Steerer
+
+    engine, name, sha = (engine, *model_identity(engine.model_path)) if engine else _engine(model)
+    pack, _ = _pack(pack_path, engine, name, sha, system)
+    return Steerer(engine, pack, name)
+
+
+def _planning(values_, priority, objective_file, system):
+    """The objective, with the modules that plan steering imported (pydantic, the SCM) and the
+    model registry validated."""
+    obj = _objective(values_, priority, objective_file, system)
+    from . import steering  # noqa: F401
+    from .model_store import registry
+
+    registry()
+    return obj
+
+
+def _objective_and_steerer(model, pack_path, values_, priority, objective_file, system):
+    """The objective and a Steerer. With the model already on disk, llama.cpp loads it on this
+    thread (its C loader releases the GIL) while a worker parses the objective and imports the
+    planning modules -- a fifth of `steer`'s start-up. Otherwise the objective is checked first,
+    so that a bad one fails before any download."""
+    from .model_store import local_model
+
+    path = local_model(model)
+    if path is None:
+        obj = _objective(values_, priority, objective_file, system)
+        return obj, _steerer(model, pack_path, obj.system)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .engine import Engine  # its Python side before the overlap: only C runs alongside
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)  # else the loader waits up to 5 ms for the GIL after each C call
+    with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
+        job = pool.submit(_planning, values_, priority, objective_file, system)
+        try:
+            engine = Engine(path, n_ctx=2048)
+        finally:
+            sys.setswitchinterval(switch)
+        obj = job.result()
+    return obj, _steerer(model, pack_path, obj.system, engine)
+
+
+def _ablation(no_scm, no_decouple, no_abduction):
+    from .steering import Ablation
+
+    return Ablation(scm=not no_scm, decouple=not no_decouple, abduction=not no_abduction)
+
+
+_STEER_OPTIONS = [
+    click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".'),
+    click.option("--priority", help='Priorities, e.g. "benevolence>power".'),
+    click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file."),
+    click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10)."),
+    click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m)."),
+    click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (default: the shipped one)."),
+    click.option("--max-tokens", type=int, default=160, show_default=True),
+    click.option("--temperature", type=float, default=0.7, show_default=True),
+    click.option("--seed", type=int, default=0, show_default=True),
+    click.option("--no-scm", is_flag=True, help="Ablation: change only the named values."),
+    click.option("--no-decouple", is_flag=True, help="Ablation: per-value gains instead of solving with all of R."),
+    click.option("--no-abduction", is_flag=True, help="Ablation: population prior as the factual profile."),
+]
+
+
+def _steer_options(f):
+    for opt in reversed(_STEER_OPTIONS):
+        f = opt(f)
+    return f
+
+
+@main.command()
+@click.argument("prompt")
+@_steer_options
+@click.option("--explain", "show_explain", is_flag=True, help="Also print the counterfactual table and causal paths.")
+@click.option("--baseline", is_flag=True, help="Also print the unsteered answer for comparison.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def steer(prompt, values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
+          no_scm, no_decouple, no_abduction, show_explain, baseline, as_json):
+    """Answer PROMPT with the model steered toward a value objective (streamed).
+
+    Example: python cli.py steer "How should I spend my weekend?" --values "benevolence=6,power=1" --explain
+    """
+    if not prompt.strip():
+        raise click.UsageError("the prompt is empty; give a question or an instruction")
+    obj, st = _objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
+    plan = st.plan(obj, _ablation(no_scm, no_decouple, no_abduction), strict=True)
+    gen = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
+    for w in plan.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if as_json:
+        data = {"text": st.generate(prompt, plan, **gen), "objective": obj.model_dump(), "factual": plan.factual,
+                "counterfactual": plan.counterfactual, "coefficients": plan.coefficients, "model": plan.model,
+                "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings,
+                "explanation": plan.explanation}
+        if baseline:
+            data["baseline"] = st.generate(prompt, None, **gen)
+        _print_json(data)
+        return
+    if show_explain:
+        click.echo(plan.table() + "\n")
+    try:
+        if baseline:
+            click.echo("unsteered: ", nl=False)
+            for piece in st.stream(prompt, None, **gen):
+                click.echo(piece, nl=False)
+            click.echo("\n\nsteered: ", nl=False)
+        for piece in st.stream(prompt, plan, **gen):
+            click.echo(piece, nl=False)
+        click.echo()
+    except KeyboardInterrupt:  # the engine has already restored the unsteered model
+        click.echo("\n[interrupted]", err=True)
+        sys.exit(130)
+
+
+@main.command()
+@_steer_options
+def chat(values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
+         no_scm, no_decouple, no_abduction):
+    """Interactive steered chat; change the objective between turns with /values ... (no reload).
+
+    Example: python cli.py chat --values "universalism=6,power=1"   (then type; /values power=6; /quit)
+    """
+    from .objective import make_objective
+
+    obj, st = _objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
+    ablation = _ablation(no_scm, no_decouple, no_abduction)
+    plan = st.plan(obj, ablation, explain=False, strict=True)
+    history: list[tuple[str, str]] = []
+    click.echo("steered chat: /values LEVELS [/priority P] to change the objective, /reset, /quit")
+    while True:
+        try:
+            line = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            click.echo()
+            return
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            return
+        if line == "/reset":
+            history.clear()
+            continue
+        if line.startswith("/values"):
+            parts = line.split("/priority")
+            try:
+                obj = make_objective(parts[0][len("/values"):].strip(), parts[1].strip() if len(parts) > 1 else None, obj.system)
+                plan = st.plan(obj, ablation, explain=False, strict=True)
+            except CoupleError as e:
+                click.echo(f"error: {e}", err=True)
+                continue
+            click.echo("objective: " + ", ".join(f"{k}={v:g}" for k, v in obj.targets.items()))
+            for w in plan.warnings:
+                click.echo(f"warning: {w}", err=True)
+            continue
+        click.echo("model> ", nl=False)
+        pieces = []
+        try:
+            for piece in st.stream(line, plan, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                   history=history):
+                pieces.append(piece)
+                click.echo(piece, nl=False)
+        except KeyboardInterrupt:
+            click.echo(" [interrupted]", nl=False)
+        except CoupleError as e:
+            click.echo(f"\nerror: {e}", err=True)
+            continue
+        click.echo()
+        history.append((line, "".join(pieces)))
+
+
+@main.command()
+@click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".')
+@click.option("--priority", help='Priorities, e.g. "benevolence>power".')
+@click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file.")
+@click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10).")
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Control-vector .gguf to write.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def export(values_, priority, objective_file, system, model, pack_path, output, as_json):
+    """Write the control vector for an objective as a llama.cpp control-vector file.
+
+    Example: python cli.py export --values "benevolence=6,power=1" -o benevolent.gguf
+    (then: llama-cli -m MODEL.gguf --control-vector benevolent.gguf)
+    """
+    from .control_vector import write_control_vector
+
+    obj = _objective(values_, priority, objective_file, system)
+    st = _steerer(model, pack_path, obj.system)
+    plan = st.plan(obj, explain=False, strict=True)
+    path = write_control_vector(output, st.vector(plan), st.engine.architecture)
+    for w in plan.warnings:
+        click.echo(f"warning: {w}", err=True)
+    if as_json:
+        _print_json({"path": str(path), "coefficients": plan.coefficients, "reached": plan.reached,
+                     "model": plan.model, "model_path": str(st.engine.model_path)})
+    else:
+        lo, hi = st.pack.extraction.layer_range
+        click.echo(f"wrote {path} (blocks {lo}-{hi}); use it with: llama-cli -m {st.engine.model_path} "
+                   f"--control-vector {path}")
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m, fetched on first use).")
+@click.option("--n-gpu-layers", type=int, default=None, help="Layers to offload (default: all when GPU offload is available).")
+@click.option("--check-steering", is_flag=True, help="Also check that control vectors move this model's logits.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def info(model, n_gpu_layers, check_steering, as_json):
+    """Describe llama-cpp-python, GPU offload and a model (fetching the default model if needed).
+
+    Example: python cli.py info --json
+    """
+    from .engine import Engine
+    from .model_store import resolve_model
+
+    engine = Engine(resolve_model(model), n_ctx=512, n_gpu_layers=n_gpu_layers)
+    data = engine.info()
+    if check_steering:
+        data["max_logit_change_under_test_vector"] = engine.check_steerable()
+    if as_json:
+        _print_json(data)
+    else:
+        for k, v in data.items():
+            click.echo(f"{k:<20} {v}")

@@ -1,0 +1,241 @@
+"""The research commands of the command line: extract, calibrate, measure and eval (registered on
+the group in ``cli``; the everyday commands live there)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .cli import _engine, _layers, _pack, _print_json, _progress, _progress_bar, _steerer, main
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--system", default="schwartz10", show_default=True, help="Value system (built in).")
+@click.option("--method", type=click.Choice(["mean", "pca", "probe"]), default="mean", show_default=True)
+@click.option("--pairs", type=click.Choice(["context", "persona"]), default="context", show_default=True,
+              help="context: same situation, value honoured or not; persona: 'you value X' prompts.")
+@click.option("--layers", default=None, help="Layer range FIRST-LAST (default: chosen from held-out separability).")
+@click.option("--keep-confounds", is_flag=True, help="Do not project out confound and common-mode directions.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Pack file to write (default: models/packs/<model>-<system>.npz).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def extract(model, system, method, pairs, layers, keep_confounds, output, as_json):
+    """Extract value directions from the model's hidden states and write a value-vector pack.
+
+    Example: python cli.py extract --method mean --pairs context -o models/packs/mine.npz
+    """
+    from .pack import ValuePack, default_pack_path, save_pack
+    from .values import load_value_system
+    from .vectors import extract as run_extract
+
+    vs = load_value_system(system)
+    engine, name, sha = _engine(model)
+    ex = run_extract(engine, vs, method, pairs, _layers(layers), remove=not keep_confounds,
+                     progress=_progress("hidden states"))
+    path = save_pack(ValuePack(sha, name, engine.architecture, vs.name, ex), output or default_pack_path(name, vs.name))
+    lo, hi = ex.layer_range
+    data = {"pack": str(path), "layer_range": [lo, hi], "settings": ex.settings,
+            "heldout_value_accuracy": float(ex.value_accuracy[lo: hi + 1].mean()),
+            "removed_share": dict(zip(ex.values, map(float, ex.removed[:, lo: hi + 1].mean(axis=1))))}
+    if as_json:
+        _print_json(data)
+        return
+    from .table import format_table
+
+    click.echo(f"wrote {path}: layers {lo}-{hi}, held-out value accuracy {data['heldout_value_accuracy']:.2f} "
+               f"(chance {1 / len(ex.values):.2f})")
+    rows = [[v, float(ex.pair_accuracy[i, lo: hi + 1].mean()), data["removed_share"][v]] for i, v in enumerate(ex.values)]
+    click.echo(format_table(["value", "held-out pair accuracy", "share removed as confound"], rows))
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--system", default="schwartz10", show_default=True)
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Pack to calibrate (updated in place).")
+@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
+@click.option("--strength", default="0.03", show_default=True,
+              help="Sweep strength(s), comma-separated (share of the residual norm per steered block).")
+@click.option("--no-fluency", is_flag=True, help="Skip the fluency-limit sweep.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_json):
+    """Measure the response matrix R (steer each value, measure all) and fluency limits; store them in the pack.
+
+    Example: python cli.py calibrate --instrument questionnaire --strength 0.04
+    """
+    from .calibrate import fluency_limits, response_matrix, specificity
+    from .pack import save_pack
+    from .values import load_value_system
+
+    vs = load_value_system(system)
+    engine, name, sha = _engine(model)
+    pack, path = _pack(pack_path, engine, name, sha, vs.name)
+    try:
+        doses = tuple(float(x) for x in strength.split(","))
+    except ValueError:
+        raise click.BadParameter("strengths must be numbers, e.g. 0.015,0.03") from None
+    if not doses or any(not 0 < d < 1 for d in doses):
+        raise click.BadParameter("strengths must lie between 0 and 1 (share of the residual norm)")
+    R, base, sweep = response_matrix(engine, vs, pack.extraction, instrument, doses,
+                                     progress=_progress("response matrix"))
+    pack.response, pack.response_instrument, pack.strength = R, instrument, max(doses)
+    pack.metrics["specificity"] = specificity(R)
+    pack.metrics["dose_response"] = sweep
+    pack.metrics["unsteered_profile"] = base.profile
+    pack.metrics["unsteered_sd"] = base.sd
+    if not no_fluency:
+        limits, _ = fluency_limits(engine, pack.extraction, progress=_progress("fluency"))
+        pack.fluency_limit = limits
+        pack.metrics["fluency_max_nll_rise"] = 0.1
+    save_pack(pack, path)
+    data = {"pack": str(path), "instrument": instrument, "strengths": list(doses), "values": pack.values,
+            "response": R.tolist(), "specificity": pack.metrics["specificity"],
+            "fluency_limit": None if pack.fluency_limit is None else dict(zip(pack.values, map(float, pack.fluency_limit)))}
+    if as_json:
+        _print_json(data)
+        return
+    from .table import format_table
+
+    sp = data["specificity"]
+    click.echo(f"updated {path}; R per unit strength on {instrument}: diagonal mean {sp['diag_mean']:.2f}, "
+               f"off-diagonal mean |.| {sp['offdiag_mean_abs']:.2f}, own value largest in {sp['rows_diag_largest']}/"
+               f"{sp['n_values']} rows")
+    short = [v[:6] for v in pack.values]
+    click.echo(format_table(["steer \\ measured"] + short, [[v] + list(map(float, R[i])) for i, v in enumerate(pack.values)]))
+
+
+@main.command()
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--system", default="schwartz10", show_default=True)
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (for --values and the probe).")
+@click.option("--values", "values_", default=None,
+              help='Steer before measuring, e.g. "power=6" (the steering pipeline when the pack is calibrated).')
+@click.option("--strength", type=float, default=0.03, show_default=True,
+              help="Uncalibrated pack only: strength x (level-3.5)/2.5 per named value.")
+@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
+@click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
+@click.option("--variant", type=click.Choice(["default", "paraphrase", "reversed"]), default="default", show_default=True,
+              help="Prompt wording (paraphrase) or reversed scale/labels, for test-retest.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def measure(model, system, pack_path, values_, strength, instrument, items, variant, as_json):
+    """Measure the model's value profile (1-6 scale, ipsatised), unsteered or steered.
+
+    Example: python cli.py measure --instrument forced_choice --json
+    """
+    import numpy as np
+
+    from .calibrate import steering_vector
+    from .measure import load_items, measure as run_measure
+    from .objective import parse_levels
+    from .values import load_value_system
+
+    vs = load_value_system(system)
+    engine, name, sha = _engine(model)
+    pack = None
+    if values_ or instrument == "probe" or pack_path:
+        pack, _ = _pack(pack_path, engine, name, sha, vs.name)
+    item_list, skipped = load_items(vs, items) if items else (None, 0)
+    vector = None
+    if values_ and pack.response is not None:  # calibrated pack: the full steering pipeline
+        from .objective import make_objective
+        from .steering import Steerer
+
+        st = Steerer(engine, pack, name)
+        vector = st.vector(st.plan(make_objective(values_, None, vs), explain=False))
+    elif values_:  # uncalibrated pack: strength x (level - 3.5) / 2.5 per named value
+        levels = parse_levels(values_, vs)
+        coef = np.array([strength * (levels[v] - 3.5) / 2.5 if v in levels else 0.0 for v in pack.values])
+        vector = steering_vector(pack.extraction, coef)
+    with engine.steered(vector):
+        prof = run_measure(engine, vs, instrument, items=item_list, variant=variant,
+                           extraction=pack.extraction if pack else None)
+    data = prof.model_dump() | {"skipped_rows": skipped, "steered": values_}
+    if as_json:
+        _print_json(data)
+        return
+    from .table import format_table
+
+    click.echo(f"{instrument} ({variant}), {prof.n_items} prompts" + (f", steered: {values_}" if values_ else "")
+               + (f", raw mean {prof.raw_mean:.2f}" if prof.raw_mean is not None else "")
+               + (f", {skipped} rows of other value systems skipped" if skipped else ""))
+    click.echo(format_table(["value", "level", "± se"], [[v, prof.profile[v], prof.sd[v]] for v in prof.profile]))
+    if prof.missing:
+        click.echo(f"no items for: {', '.join(prof.missing)}")
+
+
+@main.command("eval")
+@click.option("--quick", is_flag=True, help="3 profiles, 2 items per value, 1 question each, short answers: checks the mechanics in a few minutes.")
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (default: the shipped one).")
+@click.option("--system", default="schwartz10", show_default=True)
+@click.option("--profiles", "profiles_file", type=click.Path(dir_okay=False), default=None,
+              help="Target profiles JSON: a list of {name, values, priority}.")
+@click.option("--methods", default=None, help="Comma-separated methods (default: all); see --help text.")
+@click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV instead of the held-out items.")
+@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]),
+              default="likelihood", show_default=True)
+@click.option("--judge", default="gemma3-270m", show_default=True,
+              help="Answer judge: registered name or GGUF path, 'self' (the unsteered model) or 'none'.")
+@click.option("--max-tokens", type=int, default=None, help="Tokens per answer (default 48; 24 with --quick).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Write report.md, results.json and SVG plots here.")
+@click.option("--from-results", type=click.Path(dir_okay=False), default=None,
+              help="Re-render a saved results.json (with --report or --json) instead of running.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def eval_(quick, model, pack_path, system, profiles_file, methods, items, instrument, judge, max_tokens, seed,
+          report_dir, from_results, as_json):
+    """Measure how closely each method hits target value profiles (see README, Evaluation).
+
+    Methods: unsteered, value_prompt, prompt_counterfactual, naive_vectors, couple_lite,
+    couple_lite_no_scm, couple_lite_no_decouple, couple_lite_no_abduction, couple_lite+prompt.
+
+    Example: python cli.py eval --quick --report /tmp/eval
+    """
+    from . import evaluate as ev
+    from .eval_result import EvalResult
+    from .report import write_report
+
+    if from_results:
+        try:
+            res = EvalResult.model_validate_json(open(from_results, encoding="utf-8").read())
+        except (OSError, ValueError) as e:
+            raise click.BadParameter(f"cannot read {from_results}: {str(e).splitlines()[0]}", param_hint="--from-results")
+    else:
+        steerer = _steerer(model, pack_path, system)
+        vs = steerer.system
+        profiles = ev.load_profiles(profiles_file) if profiles_file else ev.builtin_profiles(vs)
+        if quick:
+            profiles = ([p for p in profiles if p.name in ev.QUICK_PROFILES] or profiles)[: ev.QUICK["profiles"]]
+        chosen = [m.strip() for m in methods.split(",") if m.strip()] if methods else list(ev.METHODS)
+        item_list, source = ev.eval_items(vs, items, ev.QUICK["items_per_value"] if quick else None)
+        data = ev.eval_data(vs.name) if ev.has_eval_data(vs.name) else {}
+        questions = data.get("questions") or ["What should I do this weekend?"]
+        judge_obj = None
+        if judge != "none":
+            from .judge import AnswerJudge
+
+            jengine, jname = (steerer.engine, steerer.model_name) if judge == "self" else (_engine(judge)[0], judge)
+            if "judge_words" not in data:
+                raise click.UsageError(f"no judge words ship for {vs.name}; pass --judge none")
+            judge_obj = AnswerJudge(jengine, vs.names, data["judge_words"], jname)
+        show = _progress_bar("eval")
+        res = ev.run_eval(
+            steerer.engine, steerer, profiles, chosen, items=item_list, items_source=source, questions=questions,
+            instrument=instrument, judge=judge_obj, seed=seed,
+            questions_per_profile=ev.QUICK["questions_per_profile"] if quick else 2,
+            max_tokens=max_tokens or (ev.QUICK["max_tokens"] if quick else 48),
+            progress=show,
+        )
+    if report_dir:
+        path = write_report(res, report_dir, command="python cli.py " + " ".join(sys.argv[1:]))
+        click.echo(f"wrote {path}", err=True)
+    if as_json:
+        _print_json(res.model_dump())
+    else:
+        click.echo(res.table())
+
+
+if __name__ == "__main__":
+    main()
