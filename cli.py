@@ -5,7 +5,6 @@ The commands live in ``couple_lite/cli.py`` (everyday) and ``couple_lite/cli_res
 """
 
 from couple_lite.cli import main
-from couple_lite import cli_research  # noqa: F401  (registers the research commands on main)
 
 if __name__ == "__main__":
     main()

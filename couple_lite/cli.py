@@ -2,7 +2,7 @@
 
 Every library error becomes one line on stderr and exit status 2. This module holds the group, the
 shared helpers and the everyday commands (explain, systems, steer, chat, export, info);
-``cli_research`` adds extract, calibrate, measure and eval. ``python cli.py`` runs both.
+``cli_research`` adds extract, calibrate, measure and eval, imported only when one is named.
 """
 
 from __future__ import annotations
@@ -20,7 +20,20 @@ import click  # noqa: E402
 from .errors import CoupleError  # noqa: E402
 
 
+RESEARCH_COMMANDS = ("extract", "calibrate", "measure", "eval")  # in cli_research, loaded when named
+
+
 class _Group(click.Group):
+    def get_command(self, ctx: click.Context, name: str):
+        if name in RESEARCH_COMMANDS:
+            from . import cli_research  # noqa: F401  (registers them on this group)
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context):
+        from . import cli_research  # noqa: F401
+
+        return super().list_commands(ctx)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
