@@ -146,40 +146,43 @@ class LinearGaussianSCM:
         return np.array(topological_order(self.weights))
 
     @cached_property
-    def _factor(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, object]:
-        """(order p, rank = p⁻¹, L = (I - Wᵀ)[p][:, p] unit lower triangular, LAPACK trtrs or None),
-        built once per model. Large systems solve by O(d²) forward substitution (scipy's trtrs);
-        small ones by numpy's LU solve, which is as fast at this size and spares the ~0.15 s that
-        importing scipy.linalg adds to a CLI start."""
+    def _factor(self) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray, object]:
+        """(order p, rank = p⁻¹, matrix, LAPACK trtrs), built once per model. From TRIANGULAR_FROM
+        values on: (I - Wᵀ)[p][:, p], unit lower triangular, solved by O(d²) forward substitution
+        (scipy's trtrs). Below: I - Wᵀ as is, solved by numpy's LU -- as fast at this size, and it
+        spares the ~0.15 s that importing scipy.linalg adds to a CLI start (p, rank, trtrs None)."""
+        A = np.eye(self.dim) - self.weights.T
+        if self.dim < TRIANGULAR_FROM:
+            return None, None, A, None
+        from scipy.linalg import get_lapack_funcs
+
         p = self.order
         rank = np.empty_like(p)
         rank[p] = np.arange(self.dim)
-        L = np.asfortranarray(np.eye(self.dim) - self.weights.T[np.ix_(p, p)])
-        if self.dim < TRIANGULAR_FROM:
-            return p, rank, L, None
-        from scipy.linalg import get_lapack_funcs
-
+        L = np.asfortranarray(A[np.ix_(p, p)])
         return p, rank, L, get_lapack_funcs("trtrs", (L,))
 
     def propagate(
         self, x: np.ndarray, cut: tuple[list[int], float] | None = None, transpose: bool = False
     ) -> np.ndarray:
         """(I - W'ᵀ)⁻¹ x for a vector or a matrix of columns (``transpose``: (I - W')⁻¹ x), one
-        solve in topological order. W' = W, or with ``cut = (rows, s)`` the edges into values
-        ``rows`` scaled by 1 - s (what an intervention does; it keeps the order)."""
-        p, rank, L, trtrs = self._factor
+        solve. W' = W, or with ``cut = (rows, s)`` the edges into values ``rows`` scaled by 1 - s
+        (what an intervention does: it edits those rows of the matrix and keeps the order)."""
+        p, rank, M, trtrs = self._factor
         if cut is not None and len(cut[0]):
             rows, s = cut
-            L = L.copy(order="F")  # the rows of L that the intervention changes
+            M = M.copy(order="K")
             for r in rows:
-                k = rank[r]
-                L[k] *= 1.0 - s
-                L[k, k] = 1.0
-        b = np.asarray(x, dtype=np.float64)[p]
-        if trtrs is not None:
-            out, _ = trtrs(L, b, lower=1, trans=int(transpose), unitdiag=1)
-        else:
-            out = _lu_solve(L.T if transpose else L, b)
+                k = r if rank is None else rank[r]
+                if s == 1.0:
+                    M[k] = 0.0  # a hard do(): no edges in
+                else:
+                    M[k] *= 1.0 - s
+                M[k, k] = 1.0
+        x = np.asarray(x, dtype=np.float64)
+        if trtrs is None:
+            return _lu_solve(M.T if transpose else M, x)
+        out, _ = trtrs(M, x[p], lower=1, trans=int(transpose), unitdiag=1)
         return out[rank]
 
     @cached_property
@@ -249,7 +252,7 @@ def abduct(
     if not observed:
         return scm.prior
     in_order = tuple(observed) == scm.names  # the usual case: a whole profile in the model's order
-    idx = np.arange(scm.dim) if in_order else np.fromiter(map(scm.index, observed), np.intp, len(observed))
+    idx = range(scm.dim) if in_order else np.fromiter(map(scm.index, observed), np.intp, len(observed))
     y = _finite("observed profile", np.fromiter(observed.values(), np.float64, len(observed)))
     scalar = isinstance(obs_sd, (float, int))
     sds = [float(obs_sd)] if scalar else [float(obs_sd.get(k, 0.0)) for k in observed]
