@@ -29,8 +29,8 @@ class AnswerJudge:
         self.engine, self.values, self.name = engine, list(values), name
         self.options = [" " + words[v] for v in self.values]
         # one forward pass per answer when every word is one token; else each word scored in full
-        self._one_token = len({tuple(engine.tokenize(o, add_bos=False)[:1]) for o in self.options}) == len(self.options) \
-            and all(len(engine.tokenize(o, add_bos=False)) == 1 for o in self.options)
+        tokens = [tuple(engine.tokenize(o, add_bos=False)) for o in self.options]
+        self._one_token = all(len(t) == 1 for t in tokens) and len(set(tokens)) == len(tokens)
         self._prior = self._logprobs([CONTENT_FREE])[0]
 
     def _logprobs(self, answers: list[str]) -> np.ndarray:
