@@ -318,6 +318,7 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
 
     unsteered = to_scale(base_raw)
     answer_cache: dict[str, str] = {}
+    answer_secs: dict[str, float] = {}
     rows: list[MethodRow] = []
     targets: dict[str, dict[str, float]] = {}
     for k, (prof, obj) in enumerate(zip(profiles, objectives)):
@@ -328,9 +329,11 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
         unnamed = [n for n in names if n not in obj.targets]
         scm_change = {n: plan.counterfactual[n] - plan.factual[n] for n in names}
         qs = [questions[(k * questions_per_profile + j) % len(questions)] for j in range(questions_per_profile)]
-        for q in qs:
+        for q in qs:  # the unsteered answers: the judge's baseline and the unsteered method's own
             if q not in answer_cache:
+                t0 = time.perf_counter()
                 answer_cache[q] = ctx.generate(q)
+                answer_secs[q] = time.perf_counter() - t0
         judged_base = judge.scores([answer_cache[q] for q in qs]).mean(axis=0) if judge else None
         for m in methods:
             cond = funcs[m](ctx, obj)
@@ -339,11 +342,14 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
             else:
                 r, nll = _measure(ctx, cond, instrument, items)
                 measured = to_scale(r)
-            answers, secs = [], []
-            for q in qs:
-                t0 = time.perf_counter()
-                answers.append(cond.answer(q))
-                secs.append(time.perf_counter() - t0)
+            if m == "unsteered":  # greedy decoding: the same answers as the baseline's, not made twice
+                answers, secs = [answer_cache[q] for q in qs], [answer_secs[q] for q in qs]
+            else:
+                answers, secs = [], []
+                for q in qs:
+                    t0 = time.perf_counter()
+                    answers.append(cond.answer(q))
+                    secs.append(time.perf_counter() - t0)
             judged = judge.scores(answers).mean(axis=0) if judge else None
             change = {n: measured[n] - unsteered[n] for n in names}
             wanted = {n: target[n] - unsteered[n] for n in names}

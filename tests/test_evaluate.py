@@ -126,6 +126,9 @@ def test_run_eval_mechanics(engine, pack, tmp_path):
     for p in profiles:
         assert by[(p.name, "unsteered")].ppl_ratio == 1.0
         assert by[(p.name, "unsteered")].measured == res.unsteered
+        unsteered = by[(p.name, "unsteered")]
+        assert all(res.unsteered_answers[q] == a for q, a in unsteered.answers.items())
+        assert unsteered.seconds_per_answer > 0
         # the target keeps the objective's levels on named values
         for n, lvl in p.objective(S10).targets.items():
             assert res.targets[p.name][n] == lvl
