@@ -113,7 +113,7 @@ def run_one(d: int, n_samples: int, rng: np.random.Generator) -> dict:
             "max_abs_diff": float(max(cf_diff, do_diff.max())), "counterfactual_max_abs_diff": float(cf_diff),
             "interventional_max_abs_diff": float(do_diff.max()),
             # within Monte Carlo error: every value's |diff| / se below the Bonferroni bound for d
-            # values at a family-wise 0.001 (4.06 at d = 10, 4.56 at 100, 5.03 at 1000)
+            # values at a family-wise 0.001 (3.89 at d = 10, 4.42 at 100, 4.89 at 1000)
             "interventional_within_mc_error": bool(np.all(do_diff <= z_crit * mc_se + 1e-9)),
             "z_crit": z_crit,
             "max_diff_in_se": float((do_diff / (mc_se + 1e-12)).max()),
