@@ -23,6 +23,7 @@ __all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "r
            "local_model", "model_identity", "registered_sha256", "file_sha256"]
 
 REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+SHA_CACHE = "sha256-cache.json"  # in the model cache folder: hashes of unregistered model files
 GGUF_MAGIC = b"GGUF"
 
 
@@ -194,14 +195,42 @@ def resolve_model(spec: str | os.PathLike | None = None, progress: Callable[[str
     return check_gguf(path)
 
 
-def file_sha256(path: str | os.PathLike) -> str:
+def _hash_file(path: Path) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    with Path(path).open("rb") as f:
+    with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             h.update(chunk)
     return h.hexdigest()
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The file's sha256, remembered by (path, size, mtime) in ``sha256-cache.json`` in the model
+    cache folder, so that a large unregistered model is hashed once rather than at every start."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    cache_file = model_cache_dir() / SHA_CACHE
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    if not isinstance(cache, dict):
+        cache = {}
+    if isinstance(cache.get(key), str):
+        return cache[key]
+    digest = _hash_file(path)
+    cache = {k: v for k, v in cache.items() if not k.startswith(f"{path}|")}  # the file's older versions
+    cache[key] = digest
+    try:
+        from .files import atomic_write
+
+        with atomic_write(cache_file) as tmp:
+            Path(tmp).write_text(json.dumps(cache, indent=1), encoding="utf-8")
+    except OSError:  # a read-only cache folder: the file is hashed again next time
+        pass
+    return digest
 
 
 def _registered_entry(path: Path) -> ModelEntry | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import subprocess
 import zipfile
 from pathlib import Path
@@ -122,3 +123,23 @@ def test_a_malformed_registry_entry_is_rejected(monkeypatch):
             registry()
     finally:
         registry.cache_clear()
+
+
+def test_file_hashes_are_remembered_until_the_file_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("COUPLE_LITE_MODEL_DIR", str(tmp_path / "cache"))
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"GGUF" + bytes(1000))
+    calls = []
+    real = model_store._hash_file
+    monkeypatch.setattr(model_store, "_hash_file", lambda p: calls.append(p) or real(p))
+    assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert len(calls) == 1  # the second answer came from the cache
+    f.write_bytes(b"GGUF" + bytes(2000))  # changed: hashed again, the old entry dropped
+    assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert len(calls) == 2
+    cache = tmp_path / "cache" / model_store.SHA_CACHE
+    assert len(json.loads(cache.read_text())) == 1
+    cache.write_text("{not json")  # a corrupt cache is rebuilt, not an error
+    assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert len(json.loads(cache.read_text())) == 1
