@@ -192,13 +192,10 @@ def _steerer(model, pack_path, system="schwartz10", engine=None):
 
 
 def _planning(values_, priority, objective_file, system):
-    """The objective, with the modules that plan steering imported (pydantic, the SCM) and the
-    model registry validated."""
+    """The objective, with the modules that plan steering imported (pydantic, the SCM)."""
     obj = _objective(values_, priority, objective_file, system)
     from . import steering  # noqa: F401
-    from .model_store import registry
 
-    registry()
     return obj
 
 

@@ -194,10 +194,6 @@ class LinearGaussianSCM:
         return Posterior(u_mean, u_cov, mean, self)
 
     @cached_property
-    def _I_minus_W(self) -> np.ndarray:
-        return np.eye(self.dim) - self.weights
-
-    @cached_property
     def _no_uncertainty(self) -> np.ndarray:
         """A read-only d x d zero covariance that costs no memory (an exactly observed profile)."""
         return np.broadcast_to(np.float64(0.0), (self.dim, self.dim))
@@ -260,7 +256,7 @@ def abduct(
         raise SCMError("observation sd must be finite and >= 0")
     if len(idx) == scm.dim and not any(sds):  # every value known exactly: u = (I - Wᵀ) v - c
         v = y if in_order else y[np.argsort(idx)]
-        return Posterior(v @ scm._I_minus_W - scm.intercept, scm._no_uncertainty, v, scm)
+        return Posterior(v - v @ scm.weights - scm.intercept, scm._no_uncertainty, v, scm)
     E = np.zeros((scm.dim, len(idx)))
     E[idx, np.arange(len(idx))] = 1.0
     B = scm.propagate(E, transpose=True).T  # rows idx of (I - Wᵀ)⁻¹: O(d² |idx|)
