@@ -101,7 +101,9 @@ def main(tool: str | None, as_json: bool) -> None:
             pf.write_text("\n".join(escape(engine.chat_prompt(p.question) + p.positive) for p in pairs[v]) + "\n")
             nf.write_text("\n".join(escape(engine.chat_prompt(p.question) + p.negative) for p in pairs[v]) + "\n")
             subprocess.run([str(exe), "-m", str(model), "--positive-file", str(pf), "--negative-file", str(nf),
-                            "--method", "mean", "-t", str(engine.n_threads), "-o", str(out)],
+                            "--method", "mean", "-t", str(engine.n_threads), "-o", str(out),
+                            # the same CPU path as ours: no AMX/repacked buffers where the probe crashed
+                            *([] if engine.buffer_verdict.enabled else ["--no-repack"])],
                            check=True, capture_output=True)
             theirs[k] = read_control_vector(out, L, engine.n_embd)
         tool_s = time.perf_counter() - t0

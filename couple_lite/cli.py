@@ -75,6 +75,22 @@ def _progress_bar(label: str):
     return show
 
 
+def _store_threads(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.meta["couple_lite.threads"] = value
+
+
+THREADS_OPTION = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, expose_value=False, callback=_store_threads,
+    help="llama.cpp threads (default: physical cores; fewer leaves cores to other work).")
+
+
+def _threads() -> int | None:
+    """The --threads given to the running command, if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("couple_lite.threads") if ctx else None
+
+
 def _engine(model):
     """Load a model; returns the engine, its registry/file name and sha256."""
     from .engine import Engine
@@ -82,7 +98,7 @@ def _engine(model):
 
     path = resolve_model(model)
     name, sha = model_identity(path)
-    return Engine(path, n_ctx=2048), name, sha
+    return Engine(path, n_ctx=2048, n_threads=_threads()), name, sha
 
 
 def _pack(pack_path, engine, name, sha, system):
@@ -219,7 +235,7 @@ def _objective_and_steerer(model, pack_path, values_, priority, objective_file, 
     with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
         job = pool.submit(_planning, values_, priority, objective_file, system)
         try:
-            engine = Engine(path, n_ctx=2048)
+            engine = Engine(path, n_ctx=2048, n_threads=_threads())
         finally:
             sys.setswitchinterval(switch)
         obj = job.result()
@@ -245,6 +261,7 @@ _STEER_OPTIONS = [
     click.option("--no-scm", is_flag=True, help="Ablation: change only the named values."),
     click.option("--no-decouple", is_flag=True, help="Ablation: per-value gains instead of solving with all of R."),
     click.option("--no-abduction", is_flag=True, help="Ablation: population prior as the factual profile."),
+    THREADS_OPTION,
 ]
 
 
@@ -390,6 +407,7 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m, fetched on first use).")
 @click.option("--n-gpu-layers", type=int, default=None, help="Layers to offload (default: all when GPU offload is available).")
 @click.option("--check-steering", is_flag=True, help="Also check that control vectors move this model's logits.")
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def info(model, n_gpu_layers, check_steering, as_json):
     """Describe llama-cpp-python, GPU offload and a model (fetching the default model if needed).
@@ -399,7 +417,7 @@ def info(model, n_gpu_layers, check_steering, as_json):
     from .engine import Engine
     from .model_store import resolve_model
 
-    engine = Engine(resolve_model(model), n_ctx=512, n_gpu_layers=n_gpu_layers)
+    engine = Engine(resolve_model(model), n_ctx=512, n_gpu_layers=n_gpu_layers, n_threads=_threads())
     data = engine.info()
     if check_steering:
         data["max_logit_change_under_test_vector"] = engine.check_steerable()
@@ -407,4 +425,8 @@ def info(model, n_gpu_layers, check_steering, as_json):
         _print_json(data)
     else:
         for k, v in data.items():
+            if k == "extra_buffer_types":
+                v = f"{'on' if v['enabled'] else 'off'} ({v['reason']})"
+            elif isinstance(v, dict):
+                v = ", ".join(f"{a}={b}" for a, b in v.items())
             click.echo(f"{k:<20} {v}")

@@ -10,43 +10,59 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
-import llama_cpp
-import numpy as np
+from .runtime import BufferVerdict, default_threads, set_openmp_defaults
+from .runtime import extra_buffer_types as _extra_buffer_types
 
-from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError
-from .model_store import check_gguf
+# before llama.cpp's OpenMP runtime loads (see runtime.set_openmp_defaults); an app that imported
+# llama_cpp first keeps its own policy, and info() says so
+OPENMP_DEFAULTS_APPLIED = "llama_cpp" not in sys.modules
+set_openmp_defaults()
+
+import llama_cpp  # noqa: E402
+import llama_cpp.llama_cpp as _llama_c  # noqa: E402  (the module whose default params Llama() reads)
+import numpy as np  # noqa: E402
+
+from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError  # noqa: E402
+from .model_store import check_gguf  # noqa: E402
 
 __all__ = ["Engine", "gpu_offload_available", "default_threads"]
 
 if TYPE_CHECKING:
     from .capture import BatchRunner  # loaded on first use: generation never needs it
 
-
-def default_threads() -> int:
-    """Physical cores (llama.cpp's own default of half the logical CPUs is slower on small VMs)."""
-    try:
-        cores = set()
-        phys = core = None
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("physical id"):
-                phys = line.split(":")[1].strip()
-            elif line.startswith("core id"):
-                core = line.split(":")[1].strip()
-                cores.add((phys, core))
-        if cores:
-            return len(cores)
-    except OSError:
-        pass
-    return max(1, (os.cpu_count() or 2) // 2)
+_PARAMS_LOCK = threading.Lock()  # model loads that change llama.cpp's default params, one at a time
 
 
 def gpu_offload_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
+
+
+@contextmanager
+def _model_params(use_extra_bufts: bool):
+    """Make ``Llama(...)`` load with ``use_extra_bufts`` set: llama-cpp-python has no argument for
+    this field of ``llama_model_params``, so its default-params factory is wrapped while loading."""
+    if use_extra_bufts:
+        yield
+        return
+    with _PARAMS_LOCK:
+        original = _llama_c.llama_model_default_params
+
+        def params():
+            p = original()
+            p.use_extra_bufts = False
+            return p
+
+        _llama_c.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            _llama_c.llama_model_default_params = original
 
 
 def _cvec_function():
@@ -72,18 +88,30 @@ class Engine:
         seed: int = 0,
         n_seq_max: int = 16,
         verbose: bool = False,
+        extra_buffer_types: bool | None = None,
     ):
+        """``extra_buffer_types``: llama.cpp's AMX/repacked CPU weights; None decides per host
+        (see :mod:`couple_lite.runtime`), False is the safe path on any CPU."""
         path = check_gguf(Path(model_path))
         self.model_path = path
+        if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
+            raise EngineError(f"n_threads must be a whole number >= 1, got {n_threads!r}")
         self.n_threads = n_threads or default_threads()
         self.n_gpu_layers = (-1 if gpu_offload_available() else 0) if n_gpu_layers is None else n_gpu_layers
+        self.buffer_verdict = (
+            _extra_buffer_types(path) if extra_buffer_types is None
+            else BufferVerdict(bool(extra_buffer_types), "chosen by the caller", "argument")
+        )
         try:
-            self.llm = llama_cpp.Llama(
-                str(path), n_ctx=n_ctx, n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                n_gpu_layers=self.n_gpu_layers, seed=seed, verbose=verbose,
-            )
+            with _model_params(self.buffer_verdict.enabled):
+                self.llm = llama_cpp.Llama(
+                    str(path), n_ctx=n_ctx, n_threads=self.n_threads, n_threads_batch=self.n_threads,
+                    n_gpu_layers=self.n_gpu_layers, seed=seed, verbose=verbose,
+                )
         except ValueError as e:  # llama-cpp-python raises ValueError when llama.cpp fails to load
             raise ModelFileError(f"llama.cpp could not load {str(path)!r} ({e}); is it a complete GGUF model?") from None
+        if bool(self.llm.model_params.use_extra_bufts) != self.buffer_verdict.enabled:
+            raise EngineError("this llama-cpp-python ignores use_extra_bufts; install >=0.3.17,<0.4")
         self.seed = seed
         model = self.llm.model
         self.n_layer = int(llama_cpp.llama_model_n_layer(model))
@@ -131,6 +159,10 @@ class Engine:
             "gpu_offload": gpu_offload_available(),
             "n_gpu_layers": self.n_gpu_layers,
             "n_threads": self.n_threads,
+            "extra_buffer_types": self.buffer_verdict.as_dict(),
+            "openmp": {"OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+                       "GOMP_SPINCOUNT": os.environ.get("GOMP_SPINCOUNT"),
+                       "set_by_couple_lite": OPENMP_DEFAULTS_APPLIED},
             "architecture": self.architecture,
             "n_layer": self.n_layer,
             "n_embd": self.n_embd,

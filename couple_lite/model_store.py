@@ -19,10 +19,13 @@ from typing import Callable
 
 from .errors import DownloadError, ModelFileError
 
-__all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "resolve_model", "check_gguf",
+__all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "models_dir", "user_cache_dir",
+           "in_checkout", "resolve_model", "check_gguf",
            "local_model", "model_identity", "registered_sha256", "file_sha256"]
 
-REPO_MODELS = Path(__file__).resolve().parent.parent / "models"
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_MODELS = PACKAGE_DIR.parent / "models"  # a checkout: models/ at the top of the repository
+WHEEL_MODELS = PACKAGE_DIR / "models"  # an installed wheel: the same folder, built in as package data
 SHA_CACHE = "sha256-cache.json"  # in the model cache folder: hashes of unregistered model files
 GGUF_MAGIC = b"GGUF"
 
@@ -46,8 +49,25 @@ class ModelEntry:
 
 
 @lru_cache(maxsize=1)
+def models_dir() -> Path:
+    """The folder with ``registry.json`` and ``packs/``: the wheel's package data when installed,
+    else ``models/`` at the top of this checkout."""
+    for d in (WHEEL_MODELS, REPO_MODELS):
+        if (d / "registry.json").is_file():
+            return d
+    raise ModelFileError(
+        f"no model registry found (looked in {WHEEL_MODELS} and {REPO_MODELS}); reinstall couple-lite"
+    )
+
+
+def in_checkout() -> bool:
+    """Whether couple-lite runs from a source checkout (not an installed wheel)."""
+    return models_dir() == REPO_MODELS
+
+
+@lru_cache(maxsize=1)
 def _registry_raw() -> dict:
-    return json.loads((REPO_MODELS / "registry.json").read_text(encoding="utf-8"))
+    return json.loads((models_dir() / "registry.json").read_text(encoding="utf-8"))
 
 
 @lru_cache(maxsize=1)
@@ -74,9 +94,25 @@ def default_model_name() -> str:
     return _registry_raw()["default"]
 
 
+def user_cache_dir() -> Path:
+    """The per-user cache folder: ``%LOCALAPPDATA%`` on Windows, ``~/Library/Caches`` on macOS,
+    ``$XDG_CACHE_HOME`` or ``~/.cache`` elsewhere; then ``couple-lite/models``."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "couple-lite" / "models"
+
+
 def model_cache_dir() -> Path:
-    """``$COUPLE_LITE_MODEL_DIR``, else ``models/cache`` in this checkout."""
-    return Path(os.environ.get("COUPLE_LITE_MODEL_DIR") or REPO_MODELS / "cache")
+    """Where downloaded models live: ``$COUPLE_LITE_MODEL_DIR``, else ``models/cache`` in a checkout,
+    else the per-user cache folder (an installed wheel's own folder may not be writable)."""
+    env = os.environ.get("COUPLE_LITE_MODEL_DIR")
+    if env:
+        return Path(env).expanduser()
+    return REPO_MODELS / "cache" if in_checkout() else user_cache_dir()
 
 
 def _say(msg: str) -> None:

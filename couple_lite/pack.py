@@ -21,12 +21,14 @@ from .vectors import Extraction
 __all__ = ["ValuePack", "save_pack", "load_pack", "default_pack_path", "PACK_VERSION"]
 
 PACK_VERSION = 1
-PACKS = Path(__file__).resolve().parent.parent / "models" / "packs"
 
 
 def default_pack_path(model_name: str, system: str) -> Path:
-    """Where the pack for a model and value system lives: ``models/packs/<model>-<system>.npz``."""
-    return PACKS / f"{model_name}-{system}.npz"
+    """Where the pack for a model and value system lives: ``models/packs/<model>-<system>.npz``
+    (in the checkout, or in the installed package)."""
+    from .model_store import models_dir
+
+    return models_dir() / "packs" / f"{model_name}-{system}.npz"
 
 
 

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 from .errors import NotPositiveDefiniteError
+from .runtime import single_threaded_blas
 from .scm import LinearGaussianSCM
 from .scm_fit import fit_scm
 from .values import ValueSystem, load_value_system
@@ -55,7 +56,11 @@ def prior_scm(
     circumplex: tuple[float, float] | None = None,
 ) -> LinearGaussianSCM:
     """The default SCM for a value system (see the module docstring for where it comes from)."""
-    vs = load_value_system(system)
+    with single_threaded_blas():
+        return _prior_scm(load_value_system(system), prune, circumplex)
+
+
+def _prior_scm(vs: ValueSystem, prune: float, circumplex: tuple[float, float] | None) -> LinearGaussianSCM:
     sd = np.array([v.sd for v in vs.values])
     cov = prior_correlation(vs, circumplex) * np.outer(sd, sd)
     mean = np.array([v.mean for v in vs.values])
