@@ -379,6 +379,7 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Control-vector .gguf to write.")
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def export(values_, priority, objective_file, system, model, pack_path, output, as_json):
     """Write the control vector for an objective as a llama.cpp control-vector file.

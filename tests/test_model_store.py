@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -143,3 +144,50 @@ def test_file_hashes_are_remembered_until_the_file_changes(tmp_path, monkeypatch
     cache.write_text("{not json")  # a corrupt cache is rebuilt, not an error
     assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
     assert len(json.loads(cache.read_text())) == 1
+
+
+def _resolution(monkeypatch, tmp_path, wheel: bool):
+    """Point the module at a fake installed package (models/ inside it) or a fake checkout."""
+    pkg = tmp_path / ("site-packages" if wheel else "repo") / "couple_lite"
+    models = pkg / "models" if wheel else pkg.parent / "models"
+    (models / "packs").mkdir(parents=True)
+    (models / "registry.json").write_text(json.dumps({"default": "x", "models": []}))
+    monkeypatch.setattr(model_store, "WHEEL_MODELS", pkg / "models")
+    monkeypatch.setattr(model_store, "REPO_MODELS", pkg.parent / "models")
+    model_store.models_dir.cache_clear()
+    model_store._registry_raw.cache_clear()
+    return models
+
+
+@pytest.fixture
+def restore_resolution():
+    yield
+    model_store.models_dir.cache_clear()
+    model_store._registry_raw.cache_clear()
+    model_store.registry.cache_clear()
+
+
+@pytest.mark.parametrize("wheel", [True, False])
+def test_models_and_cache_resolve_for_a_wheel_and_a_checkout(wheel, tmp_path, monkeypatch, restore_resolution):
+    from couple_lite.pack import default_pack_path
+
+    models = _resolution(monkeypatch, tmp_path, wheel)
+    monkeypatch.delenv("COUPLE_LITE_MODEL_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert model_store.models_dir() == models
+    assert model_store.in_checkout() is (not wheel)
+    assert default_pack_path("m", "s") == models / "packs" / "m-s.npz"
+    expected = tmp_path / "xdg" / "couple-lite" / "models" if wheel else models / "cache"
+    if sys.platform in ("win32", "darwin") and wheel:
+        expected = model_store.user_cache_dir()
+    assert model_store.model_cache_dir() == expected
+    monkeypatch.setenv("COUPLE_LITE_MODEL_DIR", str(tmp_path / "mine"))
+    assert model_store.model_cache_dir() == tmp_path / "mine"
+
+
+def test_a_missing_registry_is_a_clear_error(tmp_path, monkeypatch, restore_resolution):
+    monkeypatch.setattr(model_store, "WHEEL_MODELS", tmp_path / "a")
+    monkeypatch.setattr(model_store, "REPO_MODELS", tmp_path / "b")
+    model_store.models_dir.cache_clear()
+    with pytest.raises(ModelFileError, match="reinstall"):
+        model_store.models_dir()
