@@ -47,3 +47,16 @@ def test_digit_option_logprobs_are_sensible(real_engine):
     total = np.exp(lp).sum()
     assert 0.2 < total <= 1.0  # the digits take a good share of the next-token mass
     assert real_engine.check_steerable() > 0.01
+
+
+def test_the_safe_cpu_path_gives_the_same_greedy_answer_on_the_default_model(real_engine):
+    """The AMX-crash fallback (no extra buffer types) must not change what the model says."""
+    from couple_lite.engine import Engine
+
+    kw = dict(max_tokens=16, temperature=0.0)
+    safe = Engine(real_engine.model_path, n_ctx=512, n_threads=2, extra_buffer_types=False)
+    try:
+        assert safe.llm.model_params.use_extra_bufts is False
+        assert safe.generate(QUESTION, **kw) == real_engine.generate(QUESTION, **kw)
+    finally:
+        safe.close()
