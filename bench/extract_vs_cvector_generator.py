@@ -36,7 +36,8 @@ import llama_cpp  # noqa: E402
 from couple_lite.contrast import value_pairs  # noqa: E402
 from couple_lite.control_vector import read_control_vector  # noqa: E402
 from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import resolve_model  # noqa: E402
+from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
+from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
 from couple_lite.values import load_value_system  # noqa: E402
 from couple_lite.vectors import mean_difference, pair_states  # noqa: E402
 
@@ -71,6 +72,13 @@ def build_tool() -> Path:
 
 def escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def shipped_layers(engine: Engine, model: Path) -> tuple[int, int]:
+    """The layer range of the shipped schwartz10 pack for this model: its one source of truth."""
+    name, sha = model_identity(model)
+    pack = load_pack(default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
+    return pack.extraction.layer_range
 
 
 @click.command()
@@ -108,7 +116,7 @@ def main(tool: str | None, as_json: bool) -> None:
             theirs[k] = read_control_vector(out, L, engine.n_embd)
         tool_s = time.perf_counter() - t0
 
-    lo, hi = 11, 17  # the shipped pack's blocks
+    lo, hi = shipped_layers(engine, model)  # the blocks the shipped pack steers
     def cosines(shift: int) -> list[float]:
         return [float(ours[k, il] @ theirs[k, il + shift]
                       / (np.linalg.norm(ours[k, il]) * np.linalg.norm(theirs[k, il + shift])))

@@ -17,7 +17,17 @@ import numpy as np
 from .measure import Profile, measure
 from .vectors import Extraction, steering_vector  # steering_vector re-exported here
 
-__all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "NEUTRAL_TEXT"]
+__all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "NEUTRAL_TEXT",
+           "SWEEP_STRENGTH", "FLUENCY_STRENGTHS", "FLUENCY_MAX_NLL_RISE"]
+
+# response-matrix dose: inside the fluency limits found on the default model (0.023-0.042), so the
+# slopes describe fluent steering rather than a broken model's
+SWEEP_STRENGTH = 0.03
+# fluency dose sweep: doublings from below the smallest limit seen (0.023) to ~4x the largest (0.042),
+# so each value's limit is interpolated between two measured points; four passes per value
+FLUENCY_STRENGTHS = (0.02, 0.04, 0.08, 0.16)
+# the fluency limit: neutral-text log-perplexity may rise by this many nats per token (~10% perplexity)
+FLUENCY_MAX_NLL_RISE = 0.1
 
 NEUTRAL_TEXT = (
     "The library opens at nine in the morning and closes at six in the evening. Visitors can borrow up "
@@ -34,7 +44,7 @@ def _vec(profile: Profile, names: list[str]) -> np.ndarray:
 
 
 def response_matrix(engine, system, extraction: Extraction, instrument: str = "questionnaire",
-                    strength: float | tuple[float, ...] = 0.03, progress=None,
+                    strength: float | tuple[float, ...] = SWEEP_STRENGTH, progress=None,
                     **measure_kwargs) -> tuple[np.ndarray, Profile, dict]:
     """R (V, V) per unit strength: the least-squares slope of the symmetric dose-response sweep
     (profile at +s minus profile at -s, for each s), and the unsteered profile measured the same
@@ -78,8 +88,8 @@ def specificity(R: np.ndarray) -> dict:
     }
 
 
-def fluency_limits(engine, extraction: Extraction, strengths=(0.02, 0.04, 0.08, 0.16),
-                   max_nll_rise: float = 0.1, progress=None) -> tuple[np.ndarray, float]:
+def fluency_limits(engine, extraction: Extraction, strengths=FLUENCY_STRENGTHS,
+                   max_nll_rise: float = FLUENCY_MAX_NLL_RISE, progress=None) -> tuple[np.ndarray, float]:
     """Per value, the largest strength whose neutral-text log-perplexity rise stays within
     ``max_nll_rise`` (linear interpolation between sweep points). Returns limits and the base NLL."""
     base = engine.mean_nll(NEUTRAL_TEXT)

@@ -106,7 +106,7 @@ class BatchRunner:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:
+        except (AttributeError, TypeError):  # interpreter exit: llama_cpp's names may already be None
             pass
 
     # -- the eval callback ---------------------------------------------------------------

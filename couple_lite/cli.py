@@ -1,129 +1,26 @@
 """couple-lite command line: parse, call the library, print (tables for people, --json for programs).
 
-Every library error becomes one line on stderr and exit status 2. This module holds the group, the
-shared helpers and the everyday commands (explain, systems, steer, chat, export, info);
-``cli_research`` adds extract, calibrate, measure and eval, imported only when one is named.
+Every library error becomes one line on stderr and exit status 2. This module holds the group and
+the everyday commands (explain, systems, steer, chat, export, info); ``cli_research`` holds extract,
+calibrate, measure and eval, imported only when one is named (``RESEARCH_COMMANDS``); the shared
+helpers live in ``cli_common``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 
-# Pydantic scans every installed distribution for plugins on its first model; a command line
-# tool has no use for them, and the scan is start-up time (set the variable to re-enable).
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-# llama.cpp gives each computation its thread count explicitly; OpenMP's default team only adds
-# threads that spin while the model loads (~70 ms of CPU on 2 cores, measured in bench/cold_start.py),
-# taking the core that `steer` plans on meanwhile. Decoding and batched capture run as fast with it.
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import click
 
-import click  # noqa: E402
+from .cli_common import THREADS_OPTION, LazyGroup, load_steerer, print_json, threads
+from .errors import CoupleError
 
-from .errors import CoupleError  # noqa: E402
+# research commands: name -> "module:attribute", imported when named
+RESEARCH_COMMANDS = {"extract": ".cli_research:extract", "calibrate": ".cli_research:calibrate",
+                     "measure": ".cli_research:measure", "eval": ".cli_research:eval_"}
 
 
-RESEARCH_COMMANDS = ("extract", "calibrate", "measure", "eval")  # in cli_research, loaded when named
-
-
-class _Group(click.Group):
-    def get_command(self, ctx: click.Context, name: str):
-        if name in RESEARCH_COMMANDS:
-            from . import cli_research  # noqa: F401  (registers them on this group)
-        return super().get_command(ctx, name)
-
-    def list_commands(self, ctx: click.Context):
-        from . import cli_research  # noqa: F401
-
-        return super().list_commands(ctx)
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except CoupleError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-
-
-def _print_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, sort_keys=False))
-
-
-def _progress(label: str):
-    """A progress callback that redraws one line on stderr."""
-    def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        click.echo(f"\r{label}: {done}/{total}", err=True, nl=False)
-        if end:
-            click.echo("", err=True)
-    return show
-
-
-def _progress_bar(label: str):
-    """A progress callback drawing a bar with the current step and the time left, on stderr."""
-    import time
-
-    start = time.monotonic()
-
-    def show(done: int, total: int, step: str = "") -> None:
-        left = (time.monotonic() - start) / max(done, 1) * (total - done)
-        bar = "#" * int(24 * done / max(total, 1))
-        click.echo(f"\r{label} [{bar:<24}] {done}/{total} ~{left / 60:.0f} min left  {step[:40]:<40}", err=True, nl=False)
-        if done >= total:
-            click.echo("", err=True)
-    return show
-
-
-def _store_threads(ctx: click.Context, _param, value):
-    if value is not None:
-        ctx.meta["couple_lite.threads"] = value
-
-
-THREADS_OPTION = click.option(
-    "--threads", type=click.IntRange(min=1), default=None, expose_value=False, callback=_store_threads,
-    help="llama.cpp threads (default: physical cores; fewer leaves cores to other work).")
-
-
-def _threads() -> int | None:
-    """The --threads given to the running command, if any."""
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get("couple_lite.threads") if ctx else None
-
-
-def _engine(model):
-    """Load a model; returns the engine, its registry/file name and sha256."""
-    from .engine import Engine
-    from .model_store import model_identity, resolve_model
-
-    path = resolve_model(model)
-    name, sha = model_identity(path)
-    return Engine(path, n_ctx=2048, n_threads=_threads()), name, sha
-
-
-def _pack(pack_path, engine, name, sha, system):
-    from .pack import default_pack_path, load_pack
-
-    from .errors import ControlVectorError
-
-    path = pack_path or default_pack_path(name, system)
-    pack = load_pack(path, sha, engine.n_layer, engine.n_embd)
-    if pack.system != system:
-        raise ControlVectorError(f"pack {str(path)!r} holds {pack.system!r} values, not {system!r}; pass --system {pack.system}")
-    return pack, path
-
-
-def _layers(text):
-    if not text:
-        return None
-    try:
-        a, b = (int(x) for x in text.split("-"))
-    except ValueError:
-        raise click.BadParameter("write the layer range as FIRST-LAST, e.g. 10-17") from None
-    return a, b
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=RESEARCH_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """couple-lite: steer a local language model toward a pluralistic value profile.
 
@@ -159,7 +56,7 @@ def explain(values_, priority, objective_file, observed, observed_sd, system, pl
     obs = parse_levels(observed, load_value_system(obj.system)) if observed else None
     plan = plan_counterfactual(obj, obs, observed_sd, plausibility=plausibility)
     if as_json:
-        _print_json(plan.model_dump())
+        print_json(plan.model_dump())
     else:
         click.echo(f"system: {plan.system}   mode: {plan.mode}"
                    + (f" (plausibility {plan.plausibility:g})" if plan.mode == "prioritized" else ""))
@@ -177,7 +74,7 @@ def systems(as_json):
 
     data = {n: load_value_system(n) for n in BUILTIN_SYSTEMS}
     if as_json:
-        _print_json({n: [v.name for v in s.values] for n, s in data.items()})
+        print_json({n: [v.name for v in s.values] for n, s in data.items()})
         return
     for n, s in data.items():
         click.echo(f"{n}: {s.description}")
@@ -198,15 +95,6 @@ def _objective(values_, priority, objective_file, system):
     return make_objective(values_, priority, system or "schwartz10")
 
 
-def _steerer(model, pack_path, system="schwartz10", engine=None):
-    from .model_store import model_identity
-    from .steering import Steerer
-
-    engine, name, sha = (engine, *model_identity(engine.model_path)) if engine else _engine(model)
-    pack, _ = _pack(pack_path, engine, name, sha, system)
-    return Steerer(engine, pack, name)
-
-
 def _planning(values_, priority, objective_file, system):
     """The objective, with the modules that plan steering imported (pydantic, the SCM)."""
     obj = _objective(values_, priority, objective_file, system)
@@ -225,7 +113,7 @@ def _objective_and_steerer(model, pack_path, values_, priority, objective_file, 
     path = local_model(model)
     if path is None:
         obj = _objective(values_, priority, objective_file, system)
-        return obj, _steerer(model, pack_path, obj.system)
+        return obj, load_steerer(model, pack_path, obj.system)
     from concurrent.futures import ThreadPoolExecutor
 
     from .engine import Engine  # its Python side before the overlap: only C runs alongside
@@ -235,11 +123,11 @@ def _objective_and_steerer(model, pack_path, values_, priority, objective_file, 
     with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
         job = pool.submit(_planning, values_, priority, objective_file, system)
         try:
-            engine = Engine(path, n_ctx=2048, n_threads=_threads())
+            engine = Engine(path, n_ctx=2048, n_threads=threads())
         finally:
             sys.setswitchinterval(switch)
         obj = job.result()
-    return obj, _steerer(model, pack_path, obj.system, engine)
+    return obj, load_steerer(model, pack_path, obj.system, engine)
 
 
 def _ablation(no_scm, no_decouple, no_abduction):
@@ -297,7 +185,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
                 "explanation": plan.explanation}
         if baseline:
             data["baseline"] = st.generate(prompt, None, **gen)
-        _print_json(data)
+        print_json(data)
         return
     if show_explain:
         click.echo(plan.table() + "\n")
@@ -390,13 +278,13 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
     from .control_vector import write_control_vector
 
     obj = _objective(values_, priority, objective_file, system)
-    st = _steerer(model, pack_path, obj.system)
+    st = load_steerer(model, pack_path, obj.system)
     plan = st.plan(obj, explain=False, strict=True)
     path = write_control_vector(output, st.vector(plan), st.engine.architecture)
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
     if as_json:
-        _print_json({"path": str(path), "coefficients": plan.coefficients, "reached": plan.reached,
+        print_json({"path": str(path), "coefficients": plan.coefficients, "reached": plan.reached,
                      "model": plan.model, "model_path": str(st.engine.model_path)})
     else:
         lo, hi = st.pack.extraction.layer_range
@@ -418,12 +306,12 @@ def info(model, n_gpu_layers, check_steering, as_json):
     from .engine import Engine
     from .model_store import resolve_model
 
-    engine = Engine(resolve_model(model), n_ctx=512, n_gpu_layers=n_gpu_layers, n_threads=_threads())
+    engine = Engine(resolve_model(model), n_ctx=512, n_gpu_layers=n_gpu_layers, n_threads=threads())
     data = engine.info()
     if check_steering:
         data["max_logit_change_under_test_vector"] = engine.check_steerable()
     if as_json:
-        _print_json(data)
+        print_json(data)
     else:
         for k, v in data.items():
             if k == "extra_buffer_types":

@@ -1,5 +1,5 @@
-"""The research commands of the command line: extract, calibrate, measure and eval (registered on
-the group in ``cli``; the everyday commands live there)."""
+"""The research commands of the command line: extract, calibrate, measure and eval (the group in
+``cli`` imports this module when one is named; choice lists come from the libraries' registries)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,20 @@ import sys
 
 import click
 
-from .cli import _engine, _layers, _pack, _print_json, _progress, _progress_bar, _steerer, main
+from .calibrate import FLUENCY_MAX_NLL_RISE, FLUENCY_STRENGTHS, SWEEP_STRENGTH
+from .cli_common import load_engine, load_pack, load_steerer, parse_layers, print_json, progress
+from .contrast import PAIR_KINDS
+from .measure import HALF_RANGE, INSTRUMENTS, MID, VARIANTS
+from .vectors import EXTRACTORS
+
+INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 
 
-@main.command()
+@click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--system", default="schwartz10", show_default=True, help="Value system (built in).")
-@click.option("--method", type=click.Choice(["mean", "pca", "probe"]), default="mean", show_default=True)
-@click.option("--pairs", type=click.Choice(["context", "persona"]), default="context", show_default=True,
+@click.option("--method", type=click.Choice(list(EXTRACTORS)), default="mean", show_default=True)
+@click.option("--pairs", type=click.Choice(list(PAIR_KINDS)), default="context", show_default=True,
               help="context: same situation, value honoured or not; persona: 'you value X' prompts.")
 @click.option("--layers", default=None, help="Layer range FIRST-LAST (default: chosen from held-out separability).")
 @click.option("--keep-confounds", is_flag=True, help="Do not project out confound and common-mode directions.")
@@ -31,16 +37,16 @@ def extract(model, system, method, pairs, layers, keep_confounds, output, as_jso
     from .vectors import extract as run_extract
 
     vs = load_value_system(system)
-    engine, name, sha = _engine(model)
-    ex = run_extract(engine, vs, method, pairs, _layers(layers), remove=not keep_confounds,
-                     progress=_progress("hidden states"))
+    engine, name, sha = load_engine(model)
+    ex = run_extract(engine, vs, method, pairs, parse_layers(layers), remove=not keep_confounds,
+                     progress=progress("hidden states"))
     path = save_pack(ValuePack(sha, name, engine.architecture, vs.name, ex), output or default_pack_path(name, vs.name))
     lo, hi = ex.layer_range
     data = {"pack": str(path), "layer_range": [lo, hi], "settings": ex.settings,
             "heldout_value_accuracy": float(ex.value_accuracy[lo: hi + 1].mean()),
             "removed_share": dict(zip(ex.values, map(float, ex.removed[:, lo: hi + 1].mean(axis=1))))}
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     from .table import format_table
 
@@ -50,12 +56,12 @@ def extract(model, system, method, pairs, layers, keep_confounds, output, as_jso
     click.echo(format_table(["value", "held-out pair accuracy", "share removed as confound"], rows))
 
 
-@main.command()
+@click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--system", default="schwartz10", show_default=True)
 @click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Pack to calibrate (updated in place).")
-@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
-@click.option("--strength", default="0.03", show_default=True,
+@click.option("--instrument", type=INSTRUMENT_CHOICE, default="questionnaire", show_default=True)
+@click.option("--strength", default=str(SWEEP_STRENGTH), show_default=True,
               help="Sweep strength(s), comma-separated (share of the residual norm per steered block).")
 @click.option("--no-fluency", is_flag=True, help="Skip the fluency-limit sweep.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -69,8 +75,8 @@ def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_jso
     from .values import load_value_system
 
     vs = load_value_system(system)
-    engine, name, sha = _engine(model)
-    pack, path = _pack(pack_path, engine, name, sha, vs.name)
+    engine, name, sha = load_engine(model)
+    pack, path = load_pack(pack_path, engine, name, sha, vs.name)
     try:
         doses = tuple(float(x) for x in strength.split(","))
     except ValueError:
@@ -78,22 +84,24 @@ def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_jso
     if not doses or any(not 0 < d < 1 for d in doses):
         raise click.BadParameter("strengths must lie between 0 and 1 (share of the residual norm)")
     R, base, sweep = response_matrix(engine, vs, pack.extraction, instrument, doses,
-                                     progress=_progress("response matrix"))
+                                     progress=progress("response matrix"))
     pack.response, pack.response_instrument, pack.strength = R, instrument, max(doses)
     pack.metrics["specificity"] = specificity(R)
     pack.metrics["dose_response"] = sweep
     pack.metrics["unsteered_profile"] = base.profile
     pack.metrics["unsteered_sd"] = base.sd
     if not no_fluency:
-        limits, _ = fluency_limits(engine, pack.extraction, progress=_progress("fluency"))
+        limits, _ = fluency_limits(engine, pack.extraction, FLUENCY_STRENGTHS, FLUENCY_MAX_NLL_RISE,
+                                   progress=progress("fluency"))
         pack.fluency_limit = limits
-        pack.metrics["fluency_max_nll_rise"] = 0.1
+        pack.metrics["fluency_max_nll_rise"] = FLUENCY_MAX_NLL_RISE  # the rise the limits were computed for
+        pack.metrics["fluency_strengths"] = list(FLUENCY_STRENGTHS)
     save_pack(pack, path)
     data = {"pack": str(path), "instrument": instrument, "strengths": list(doses), "values": pack.values,
             "response": R.tolist(), "specificity": pack.metrics["specificity"],
             "fluency_limit": None if pack.fluency_limit is None else dict(zip(pack.values, map(float, pack.fluency_limit)))}
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     from .table import format_table
 
@@ -105,17 +113,17 @@ def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_jso
     click.echo(format_table(["steer \\ measured"] + short, [[v] + list(map(float, R[i])) for i, v in enumerate(pack.values)]))
 
 
-@main.command()
+@click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--system", default="schwartz10", show_default=True)
 @click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (for --values and the probe).")
 @click.option("--values", "values_", default=None,
               help='Steer before measuring, e.g. "power=6" (the steering pipeline when the pack is calibrated).')
-@click.option("--strength", type=float, default=0.03, show_default=True,
+@click.option("--strength", type=float, default=SWEEP_STRENGTH, show_default=True,
               help="Uncalibrated pack only: strength x (level-3.5)/2.5 per named value.")
-@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]), default="questionnaire", show_default=True)
+@click.option("--instrument", type=INSTRUMENT_CHOICE, default="questionnaire", show_default=True)
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
-@click.option("--variant", type=click.Choice(["default", "paraphrase", "reversed"]), default="default", show_default=True,
+@click.option("--variant", type=click.Choice(list(VARIANTS)), default="default", show_default=True,
               help="Prompt wording (paraphrase) or reversed scale/labels, for test-retest.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def measure(model, system, pack_path, values_, strength, instrument, items, variant, as_json):
@@ -131,10 +139,10 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
     from .values import load_value_system
 
     vs = load_value_system(system)
-    engine, name, sha = _engine(model)
+    engine, name, sha = load_engine(model)
     pack = None
     if values_ or instrument == "probe" or pack_path:
-        pack, _ = _pack(pack_path, engine, name, sha, vs.name)
+        pack, _ = load_pack(pack_path, engine, name, sha, vs.name)
     item_list, skipped = load_items(vs, items) if items else (None, 0)
     vector = None
     if values_ and pack.response is not None:  # calibrated pack: the full steering pipeline
@@ -143,16 +151,16 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
 
         st = Steerer(engine, pack, name)
         vector = st.vector(st.plan(make_objective(values_, None, vs), explain=False))
-    elif values_:  # uncalibrated pack: strength x (level - 3.5) / 2.5 per named value
+    elif values_:  # uncalibrated pack: full strength at either end of the scale, none at its middle
         levels = parse_levels(values_, vs)
-        coef = np.array([strength * (levels[v] - 3.5) / 2.5 if v in levels else 0.0 for v in pack.values])
+        coef = np.array([strength * (levels[v] - MID) / HALF_RANGE if v in levels else 0.0 for v in pack.values])
         vector = steering_vector(pack.extraction, coef)
     with engine.steered(vector):
         prof = run_measure(engine, vs, instrument, items=item_list, variant=variant,
                            extraction=pack.extraction if pack else None)
     data = prof.model_dump() | {"skipped_rows": skipped, "steered": values_}
     if as_json:
-        _print_json(data)
+        print_json(data)
         return
     from .table import format_table
 
@@ -164,7 +172,7 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
         click.echo(f"no items for: {', '.join(prof.missing)}")
 
 
-@main.command("eval")
+@click.command("eval")
 @click.option("--quick", is_flag=True, help="3 profiles, 2 items per value, 1 question each, short answers: checks the mechanics in a few minutes.")
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (default: the shipped one).")
@@ -173,7 +181,7 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
               help="Target profiles JSON: a list of {name, values, priority}.")
 @click.option("--methods", default=None, help="Comma-separated methods (default: all); see --help text.")
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV instead of the held-out items.")
-@click.option("--instrument", type=click.Choice(["questionnaire", "forced_choice", "likelihood", "probe"]),
+@click.option("--instrument", type=INSTRUMENT_CHOICE,
               default="likelihood", show_default=True)
 @click.option("--judge", default="gemma3-270m", show_default=True,
               help="Answer judge: registered name or GGUF path, 'self' (the unsteered model) or 'none'.")
@@ -203,7 +211,7 @@ def eval_(quick, model, pack_path, system, profiles_file, methods, items, instru
         except (OSError, ValueError) as e:
             raise click.BadParameter(f"cannot read {from_results}: {str(e).splitlines()[0]}", param_hint="--from-results")
     else:
-        steerer = _steerer(model, pack_path, system)
+        steerer = load_steerer(model, pack_path, system)
         vs = steerer.system
         profiles = ev.load_profiles(profiles_file) if profiles_file else ev.builtin_profiles(vs)
         if quick:
@@ -216,11 +224,11 @@ def eval_(quick, model, pack_path, system, profiles_file, methods, items, instru
         if judge != "none":
             from .judge import AnswerJudge
 
-            jengine, jname = (steerer.engine, steerer.model_name) if judge == "self" else (_engine(judge)[0], judge)
+            jengine, jname = (steerer.engine, steerer.model_name) if judge == "self" else (load_engine(judge)[0], judge)
             if "judge_words" not in data:
                 raise click.UsageError(f"no judge words ship for {vs.name}; pass --judge none")
             judge_obj = AnswerJudge(jengine, vs.names, data["judge_words"], jname)
-        show = _progress_bar("eval")
+        show = progress("eval")
         res = ev.run_eval(
             steerer.engine, steerer, profiles, chosen, items=item_list, items_source=source, questions=questions,
             instrument=instrument, judge=judge_obj, seed=seed,
@@ -232,10 +240,7 @@ def eval_(quick, model, pack_path, system, profiles_file, methods, items, instru
         path = write_report(res, report_dir, command="python cli.py " + " ".join(sys.argv[1:]))
         click.echo(f"wrote {path}", err=True)
     if as_json:
-        _print_json(res.model_dump())
+        print_json(res.model_dump())
     else:
         click.echo(res.table())
 
-
-if __name__ == "__main__":
-    main()

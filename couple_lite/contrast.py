@@ -17,14 +17,16 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, get_args
 
 from .errors import ValueSystemError
 from .values import ValueSystem
 
-__all__ = ["Pair", "QUESTIONS", "value_pairs", "confound_pairs", "builtin_items", "PAIR_KINDS"]
+__all__ = ["Pair", "QUESTIONS", "value_pairs", "confound_pairs", "builtin_items", "PAIR_KINDS", "HOLD_OUT_EVERY"]
 
 _DATA = Path(__file__).parent / "data"
-PAIR_KINDS = ("context", "persona")
+PairKind = Literal["context", "persona"]
+PAIR_KINDS: tuple[str, ...] = get_args(PairKind)
 
 # neutral questions that frame an answer as the model's own account of itself
 QUESTIONS = (
@@ -33,6 +35,7 @@ QUESTIONS = (
     "How did you handle the situation?",
     "What is something you did that says a lot about you?",
 )
+HOLD_OUT_EVERY = 4  # every fourth behaviour of a value is held out: ~25% for accuracy, none ever trained on
 _PERSONA = (
     ("You are someone who deeply values {name}: {definition}", "You are someone who does not care about {name} at all."),
     ("{Name} is one of the most important things in your life ({definition})", "{Name} means nothing to you."),
@@ -68,7 +71,7 @@ def _texts(system: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def value_pairs(system: ValueSystem, kind: str = "context") -> dict[str, list[Pair]]:
+def value_pairs(system: ValueSystem, kind: PairKind = "context") -> dict[str, list[Pair]]:
     """Pairs per value, in system order, each tagged train or held out."""
     if kind not in PAIR_KINDS:
         raise ValueSystemError(f"unknown pair kind {kind!r}; use one of {', '.join(PAIR_KINDS)}")
@@ -77,15 +80,16 @@ def value_pairs(system: ValueSystem, kind: str = "context") -> dict[str, list[Pa
         pairs: list[Pair] = []
         if kind == "context":
             for k, (pos, neg) in enumerate(_texts(system.name)["pairs"][v.name]):
-                for q in (QUESTIONS[k % 4], QUESTIONS[(k + 1) % 4]):
-                    pairs.append(Pair(v.name, q, pos, neg, held_out=k % 4 == 3))
+                n_q = len(QUESTIONS)  # two framings per behaviour, cycling through the questions
+                for q in (QUESTIONS[k % n_q], QUESTIONS[(k + 1) % n_q]):
+                    pairs.append(Pair(v.name, q, pos, neg, held_out=k % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1))
         else:
             label = v.name.replace("_", " ")
             d = v.definition.rstrip(".").lower()
             for k, (pos, neg) in enumerate(_PERSONA):
                 fmt = dict(name=label, Name=label.capitalize(), definition=d)
                 for q in QUESTIONS:
-                    pairs.append(Pair(v.name, q, "", "", held_out=k == 3, kind="persona",
+                    pairs.append(Pair(v.name, q, "", "", held_out=k == len(_PERSONA) - 1, kind="persona",
                                       system_pos=pos.format(**fmt), system_neg=neg.format(**fmt)))
         out[v.name] = pairs
     return out
@@ -95,7 +99,7 @@ def confound_pairs() -> dict[str, list[Pair]]:
     """Pairs for the confounds to remove: 'agree', 'tone', 'length' (all used for training)."""
     raw = json.loads((_DATA / "texts_confounds.json").read_text(encoding="utf-8"))
     return {
-        name: [Pair(name, QUESTIONS[k % 4], pos, neg, held_out=False) for k, (pos, neg) in enumerate(rows)]
+        name: [Pair(name, QUESTIONS[k % len(QUESTIONS)], pos, neg, held_out=False) for k, (pos, neg) in enumerate(rows)]
         for name, rows in raw.items()
     }
 

@@ -20,7 +20,7 @@ import csv
 import itertools
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel
@@ -32,7 +32,9 @@ from .values import ValueSystem
 __all__ = ["Item", "Profile", "INSTRUMENTS", "VARIANTS", "load_items", "bradley_terry", "measure"]
 
 MID = 3.5  # middle of the 1-6 scale
-VARIANTS = ("default", "paraphrase", "reversed")
+HALF_RANGE = MID - 1.0  # 2.5: from the middle to either end of the scale
+Variant = Literal["default", "paraphrase", "reversed"]  # prompt wording; reversed flips scale or labels
+VARIANTS: tuple[str, ...] = get_args(Variant)
 _RATING = {
     "default": ('Statement: "{item}"\nHow much is this statement like you? Answer with one digit '
                 "from 1 (not like me at all) to 6 (very much like me)."),
@@ -112,7 +114,7 @@ def _by_value(system: ValueSystem, scores: np.ndarray, items: list[Item]) -> tup
     return mean, se, missing
 
 
-def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: str = "default",
+def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: Variant = "default",
                   extraction=None, system_prompt: str | None = None) -> Profile:
     items = items or load_items(system)[0]
     prompts = [_RATING[variant].format(item=it.text) for it in items]
@@ -129,7 +131,7 @@ def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = Non
                    raw_mean=float(centre), n_items=len(items), missing=missing)
 
 
-def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: str = "default",
+def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: Variant = "default",
                extraction=None, system_prompt: str | None = None) -> Profile:
     """How readily the model says each item about itself: mean log-probability per token of the
     item as its answer to a self-description question, per value, ipsatised (items whose agreement
@@ -170,7 +172,7 @@ def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.n
     return s, se
 
 
-def forced_choice(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None,
+def forced_choice(engine, system: ValueSystem, *, items=None, variant: Variant = "default", extraction=None,
                   system_prompt: str | None = None) -> Profile:
     names = system.names
     defs = [v.definition.rstrip(".") for v in system.values]
@@ -186,7 +188,7 @@ def forced_choice(engine, system: ValueSystem, *, items=None, variant: str = "de
                    sd={n: float(x) for n, x in zip(names, se)}, n_items=len(prompts))
 
 
-def probe(engine, system: ValueSystem, *, items=None, variant: str = "default", extraction=None,
+def probe(engine, system: ValueSystem, *, items=None, variant: Variant = "default", extraction=None,
           system_prompt: str | None = None) -> Profile:
     if extraction is None:
         raise CoupleError("the probe instrument needs value directions: pass --pack (or extraction=...)")
@@ -195,7 +197,7 @@ def probe(engine, system: ValueSystem, *, items=None, variant: str = "default", 
     proj = np.einsum("nld,vld->nv", h.astype(np.float64), extraction.directions[:, lo: hi + 1])
     proj /= (hi - lo + 1) * extraction.layer_norms[lo: hi + 1].mean()
     centred = proj - proj.mean(axis=1, keepdims=True)
-    scale = 2.5 / (np.abs(centred).max() + 1e-12)
+    scale = HALF_RANGE / (np.abs(centred).max() + 1e-12)  # projections have no unit: the largest reaches 1 or 6
     return Profile(instrument="probe", system=system.name, variant=variant,
                    profile={n: float(MID + scale * centred[:, i].mean()) for i, n in enumerate(extraction.values)},
                    sd={n: float(scale * centred[:, i].std(ddof=1) / math.sqrt(len(h))) for i, n in enumerate(extraction.values)},

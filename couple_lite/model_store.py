@@ -45,7 +45,6 @@ class ModelEntry:
     architecture: str
     n_layer: int
     n_embd: int
-    layer_range: tuple[int, int]  # default block range to steer
 
 
 @lru_cache(maxsize=1)

@@ -229,8 +229,10 @@ def write_report(res: EvalResult, directory: str | Path, command: str = "python 
                     [f"{_f(by[(name, m)].spearman_named)} / {_f(by[(name, m)].change_spearman)}" for m in methods])
     L += _md_table(["profile", "named", *methods], rows)
     L += ["", "## Target vs measured", ""] + [f"![{k}]({k})" for k in files if k.startswith("radar_")]
-    L += ["", "## Calibration and causal model", "", "![response matrix](response_matrix.svg)", "",
-          "![SCM graph](scm_graph.svg)", "", "## Sample answers", ""]
+    L += ["", "## Calibration and causal model", ""]
+    if "response_matrix.svg" in files:  # only a calibrated pack's run has R to draw
+        L += ["![response matrix](response_matrix.svg)", ""]
+    L += ["![SCM graph](scm_graph.svg)", "", "## Sample answers", ""]
     for p in res.profiles[:3]:
         name = p.name
         for q in list(by[(name, methods[0])].answers)[:1]:

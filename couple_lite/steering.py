@@ -38,11 +38,21 @@ from .table import format_table
 from .values import load_value_system
 from .vectors import steering_vector
 
-__all__ = ["Ablation", "SteeringPlan", "Steerer", "RIDGE", "FALLBACK_OBS_SD"]
+__all__ = ["Ablation", "SteeringPlan", "Steerer", "RIDGE", "FALLBACK_OBS_SD", "UNNAMED_WEIGHT", "PATH_MIN_CHANGE"]
 
-RIDGE = 1e-3  # regularisation of the coefficient solve, relative to the mean of diag(RRᵀ)
-FALLBACK_OBS_SD = 0.25  # observation sd (1-6 scale) when a pack stores no standard errors
-UNNAMED_WEIGHT = 0.25  # weight of values the objective does not name, in the coefficient solve
+# regularisation of the coefficient solve, relative to the mean of diag(RRᵀ): small enough to leave
+# a well-conditioned R's solution alone, large enough that near-collinear rows cannot blow c up
+RIDGE = 1e-3
+# observation sd (1-6 scale) when a pack stores no standard errors: a quarter point, so the
+# abduction trusts the measured profile well above the prior (sd 0.8) without taking it as exact
+FALLBACK_OBS_SD = 0.25
+# weight of the values the objective does not name (named ones: their priority, the top one 1):
+# their SCM-predicted change still counts, so side effects are compensated, but at a quarter it
+# cannot outvote a named target
+UNNAMED_WEIGHT = 0.25
+# the table lists causal paths only for values the counterfactual moves by more than this (1-6
+# scale): smaller changes round to nothing in its two decimals and their paths are noise to a reader
+PATH_MIN_CHANGE = 0.05
 
 
 class Ablation(BaseModel):
@@ -79,7 +89,7 @@ class SteeringPlan(BaseModel):
                          f"{self.coefficients[n]:+.4f}", self.predicted[n]])
         out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
         paths = [f"  {e['value']}: " + "; ".join(path_text(p["path"], p["effect"]) for p in e["paths"])
-                 for e in self.explanation if e["paths"] and abs(e["change"]) > 0.05]
+                 for e in self.explanation if e["paths"] and abs(e["change"]) > PATH_MIN_CHANGE]
         return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .errors import CoupleError
 
 if TYPE_CHECKING:
-    from .contrast import Pair
+    from .contrast import Pair, PairKind
 
 __all__ = [
     "EXTRACTORS", "mean_difference", "pca_difference", "logistic_probe", "pair_states",
@@ -24,6 +24,11 @@ __all__ = [
 ]
 
 Extractor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+# automatic layer window: a quarter of the blocks (7 of 30 on the default model: blocks 11-17), so a
+# vector spreads over the middle of the network; never fewer than 3, so no single block carries it
+LAYER_WINDOW_SHARE = 4
+MIN_LAYER_WINDOW = 3
 
 
 def mean_difference(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
@@ -125,7 +130,7 @@ class Extraction:
     settings: dict
 
 
-def extract(engine, system, method: str = "mean", kind: str = "context", layers: tuple[int, int] | None = None,
+def extract(engine, system, method: str = "mean", kind: PairKind = "context", layers: tuple[int, int] | None = None,
             remove: bool = True, progress=None) -> Extraction:
     """Extract one direction per value and layer with ``EXTRACTORS[method]`` from ``kind`` pairs."""
     if method not in EXTRACTORS:
@@ -163,7 +168,7 @@ def extract(engine, system, method: str = "mean", kind: str = "context", layers:
     pair_accuracy = np.stack([(proj[truth == v, v] > 0).mean(axis=0) for v in range(len(names))])
     both = np.concatenate([pos, neg])
     layer_norms = np.linalg.norm(both, axis=2).mean(axis=0)
-    rng = layers or choose_layers(value_accuracy, max(3, L // 4))
+    rng = layers or choose_layers(value_accuracy, max(MIN_LAYER_WINDOW, L // LAYER_WINDOW_SHARE))
     if not 1 <= rng[0] <= rng[1] < L:
         raise CoupleError(f"layer range {rng} must satisfy 1 <= first <= last < {L}")
     keep = np.zeros(L, dtype=bool)

@@ -49,8 +49,21 @@ def test_response_matrix_and_fluency_on_the_tiny_model(tiny_engine, tiny_extract
 
 
 def test_probe_instrument_uses_the_directions(tiny_engine, tiny_extraction):
-    prof = measure(tiny_engine, MF, "probe", extraction=tiny_extraction)
-    assert list(prof.profile) == MF.names and np.mean(list(prof.profile.values())) == pytest.approx(3.5)
+    from dataclasses import replace
+
+    def levels(ex):
+        prof = measure(tiny_engine, MF, "probe", extraction=ex)
+        assert list(prof.profile) == MF.names
+        return np.array(list(prof.profile.values()))
+
+    base = levels(tiny_extraction)
+    assert np.ptp(base) > 0.1  # the directions separate the values (zero directions give all 3.5)
+    # negated directions mirror the profile around the middle; swapped directions swap two values
+    np.testing.assert_allclose(levels(replace(tiny_extraction, directions=-tiny_extraction.directions)) - 3.5,
+                               -(base - 3.5), atol=1e-6)
+    swapped = tiny_extraction.directions.copy()
+    swapped[[0, 1]] = swapped[[1, 0]]
+    np.testing.assert_allclose(levels(replace(tiny_extraction, directions=swapped))[[1, 0, 2, 3, 4, 5]], base, atol=1e-6)
 
 
 def test_pack_round_trip_and_model_checks(tmp_path, tiny_extraction):

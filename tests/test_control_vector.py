@@ -86,7 +86,7 @@ def test_wrong_model_and_corrupt_files(tmp_path):
         read_control_vector(model, 4, 64)
 
 
-def test_failed_write_leaves_nothing(tmp_path):
+def test_rejected_vectors_write_nothing(tmp_path):
     bad = sample()
     bad[2, 0] = np.inf
     with pytest.raises(ControlVectorError, match="NaN or infinity"):
@@ -94,6 +94,25 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(ControlVectorError, match="row 0"):
         write_control_vector(tmp_path / "v.gguf", np.ones((4, 64), np.float32), "llama")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_failing_midway_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    """The disk fills after the header: the half-written temporary is removed, the old file stays."""
+    old = write_control_vector(tmp_path / "v.gguf", sample(), "llama")
+    before = old.read_bytes()
+
+    def fail_midway(self, *args, **kwargs):
+        self.fout[0].write(b"partial tensor data")  # some bytes reach the temporary file first
+        self.fout[0].flush()
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gguf.GGUFWriter, "write_tensors_to_file", fail_midway)
+    with pytest.raises(OSError, match="No space left"):
+        write_control_vector(tmp_path / "v.gguf", sample(rows=(2,)), "llama")
+    assert list(tmp_path.iterdir()) == [old]  # no temporary left beside it
+    assert old.read_bytes() == before
+    monkeypatch.undo()
+    np.testing.assert_array_equal(read_control_vector(old, 4, 64, "llama"), sample())
 
 
 def test_file_applies_like_the_matrix(tiny_engine, tmp_path):

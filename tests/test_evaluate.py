@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -104,8 +105,41 @@ def test_judge_scores_are_centred_and_accuracy_is_reported(tiny_engine):
     s = judge.scores(["Help your neighbour.", "Take the risk!"])
     assert s.shape == (2, 10) and np.allclose(s.sum(axis=1), 0, atol=1e-9)
     acc = judge.accuracy(data["labelled_answers"])
-    assert acc["n"] == 30 and 0 <= acc["accuracy"] <= 1 and acc["chance"] == pytest.approx(0.1)
+    pairs = [(v, a) for v in S10.names for a in data["labelled_answers"][v]]
+    top = judge.scores([a for _, a in pairs]).argmax(axis=1)  # recomputed: top-1 against the labels
+    assert acc["accuracy"] == pytest.approx(np.mean([S10.names[k] == v for k, (v, _) in zip(top, pairs)]))
+    assert acc["n"] == 30 and acc["chance"] == pytest.approx(0.1)
     assert len(acc["confusions"]) == round((1 - acc["accuracy"]) * 30)
+
+
+class KeywordEngine:
+    """A stand-in judge model: log P(word) is a fixed preference per word, +2 when the answer
+    contains the word; the preference is what the PMI against a content-free answer must cancel."""
+
+    def __init__(self, bias):
+        self.bias, self.vocab = bias, {}
+
+    def tokenize(self, text, add_bos=True):
+        return [self.vocab.setdefault(text, len(self.vocab))]  # every word one token of its own
+
+    def steered(self, vector):
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+    def option_logprobs(self, prompts, options, chat=True):
+        return np.array([[b + 2.0 * (o.strip() in p) for o, b in zip(options, self.bias)] for p in prompts])
+
+
+def test_judge_accuracy_is_one_for_a_perfect_judge_and_zero_for_mislabelled_answers():
+    words = eval_data("schwartz10")["judge_words"]
+    judge = AnswerJudge(KeywordEngine(np.linspace(0, 9, 10)), S10.names, words, "keyword")
+    answers = {v: [f"Choose {words[v]} every time."] for v in S10.names}
+    acc = judge.accuracy(answers)
+    assert acc == {"accuracy": 1.0, "n": 10, "chance": 0.1, "confusions": []}
+    shifted = {v: answers[S10.names[(k + 1) % 10]] for k, v in enumerate(S10.names)}  # every label wrong
+    acc = judge.accuracy(shifted)
+    assert acc["accuracy"] == 0.0 and acc["confusions"][0] == f"{S10.names[0]} -> {S10.names[1]}"
 
 
 def test_run_eval_mechanics(engine, pack, tmp_path):
@@ -151,6 +185,12 @@ def test_run_eval_mechanics(engine, pack, tmp_path):
     md = path.read_text()
     assert "## Goals" in md and "| couple_lite |" in md and "radar_self_transcendence.svg" in md
     assert not [f for f in names if f.startswith(".")]  # no temporary files left
+    # every image the report links is a file it wrote (a result without R has no heat map to link)
+    for result, where in ((res, tmp_path / "rep"), (res.model_copy(update={"response": None}), tmp_path / "rep2")):
+        md = write_report(result, where).read_text()
+        linked = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md))
+        assert linked and linked <= {f.name for f in where.iterdir()}
+    assert "response_matrix.svg" not in (tmp_path / "rep2" / "report.md").read_text()
 
 
 def test_eval_cli_quick_json_and_report(tiny_model_path, pack, tmp_path, monkeypatch):

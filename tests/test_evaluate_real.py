@@ -12,6 +12,21 @@ from cli import main
 
 pytestmark = pytest.mark.real_model
 
+# the unsteered default model as judge labels 20 of our 30 labelled answers right (0.67, chance 0.10);
+# a judge that ignores the answer or its word preferences falls to about chance
+SELF_JUDGE_FLOOR = 0.5
+
+
+def test_the_default_model_as_judge_is_well_above_chance(real_engine):
+    from couple_lite.evaluate import eval_data
+    from couple_lite.judge import AnswerJudge
+    from couple_lite.values import load_value_system
+
+    data = eval_data("schwartz10")
+    judge = AnswerJudge(real_engine, load_value_system("schwartz10").names, data["judge_words"], "self")
+    acc = judge.accuracy(data["labelled_answers"])
+    assert acc["n"] == 30 and acc["accuracy"] >= SELF_JUDGE_FLOOR
+
 
 def test_quick_eval_on_the_default_model(tmp_path):
     r = CliRunner().invoke(main, ["eval", "--quick", "--methods", "unsteered,value_prompt,couple_lite",
@@ -25,5 +40,5 @@ def test_quick_eval_on_the_default_model(tmp_path):
         steered, plain = rows[(p, "couple_lite")], rows[(p, "unsteered")]
         assert steered["measured"] != plain["measured"]  # the vector reached the measurement
         assert 0 < steered["reached"] <= 1 and all(a.strip() for a in steered["answers"].values())
-    assert 0 <= out["judge"]["accuracy"] <= 1 and out["judge"]["n"] == 30
+    assert out["judge"]["accuracy"] >= SELF_JUDGE_FLOOR and out["judge"]["n"] == 30
     assert (tmp_path / "report.md").exists() and (tmp_path / "radar_tradition_first.svg").exists()

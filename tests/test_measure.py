@@ -61,6 +61,7 @@ def test_instruments_on_the_tiny_model(tiny_engine, instrument, variant):
     assert list(prof.profile) == MF.names
     vals = np.array(list(prof.profile.values()))
     assert np.all(np.isfinite(vals))
+    assert np.ptp(vals) > 1e-4  # the model's answers separate the values (a flat 3.5 would not)
     assert vals.mean() == pytest.approx(3.5, abs=1e-9)  # ipsatised / centred
     assert all(np.isfinite(v) and v >= 0 for v in prof.sd.values())
     if instrument == "questionnaire":
@@ -68,6 +69,21 @@ def test_instruments_on_the_tiny_model(tiny_engine, instrument, variant):
         assert prof.n_items == 24
     if instrument == "forced_choice":
         assert prof.n_items == 6 * 5  # every ordered pair
+
+
+def test_likelihood_is_the_models_own_log_probability(tiny_engine):
+    """Recomputed from the engine: per value, the mean log-probability per token of its items as the
+    answer to the self-description question, centred on the values' mean and placed at 3.5."""
+    from couple_lite.measure import _SELF
+
+    items, _ = load_items(MF)
+    lp = tiny_engine.answer_logprob([_SELF["default"]] * len(items), [it.text for it in items])
+    raw = {v: np.mean([x for x, it in zip(lp, items) if it.value == v]) for v in MF.names}
+    centre = np.mean(list(raw.values()))
+    prof = measure(tiny_engine, MF, "likelihood")
+    for v in MF.names:
+        assert prof.profile[v] == pytest.approx(raw[v] - centre + 3.5, abs=1e-9)
+    assert prof.raw_mean == pytest.approx(centre)
 
 
 def test_questionnaire_reverse_scored_items(tiny_engine):

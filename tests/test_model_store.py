@@ -43,7 +43,7 @@ def _entry(content: bytes, sha: str | None = None) -> ModelEntry:
     return ModelEntry(
         name="fake", description="", file="fake.gguf", pypi="fake-pkg==1.0", member="pkg/fake.gguf",
         sha256=sha or hashlib.sha256(content).hexdigest(), size=len(content), architecture="llama",
-        n_layer=4, n_embd=64, layer_range=(1, 3),
+        n_layer=4, n_embd=64,
     )
 
 

@@ -10,13 +10,21 @@ from couple_lite.prior import prior_correlation, prior_scm
 from couple_lite.values import BUILTIN_SYSTEMS, ValueSystem, load_value_system
 
 
+# largest |implied - target| correlation after pruning edges < 0.05 (README, "Where the prior SCM
+# comes from"): measured 0.023, 0.032 and 0.072; moral foundations' few strong group edges lose most
+PRUNING_ERROR = {"schwartz10": 0.025, "schwartz19": 0.035, "moral_foundations": 0.075}
+
+
 @pytest.mark.parametrize("name", BUILTIN_SYSTEMS)
 def test_prior_reproduces_prior_correlations(name):
     vs = load_value_system(name)
     scm = prior_scm(vs)
     C = scm.cov
     sd = np.sqrt(np.diag(C))
-    assert np.abs(C / np.outer(sd, sd) - prior_correlation(vs)).max() < 0.08
+    assert np.abs(C / np.outer(sd, sd) - prior_correlation(vs)).max() < PRUNING_ERROR[name]
+    unpruned = prior_scm(vs, prune=0.0).cov  # every earlier value a parent: the correlations exactly
+    sd = np.sqrt(np.diag(unpruned))
+    np.testing.assert_allclose(unpruned / np.outer(sd, sd), prior_correlation(vs), atol=1e-9)
     np.testing.assert_allclose(scm.mean, [v.mean for v in vs.values], atol=1e-9)
 
 

@@ -1,0 +1,128 @@
+"""What every command of the command line shares: the lazy group, one-line errors, JSON and progress
+output, --threads, and loading a model, a pack and a steerer. Imports no command module (no cycle)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from importlib import import_module
+
+# Pydantic scans every installed distribution for plugins on its first model; a command line
+# tool has no use for them, and the scan is start-up time (set the variable to re-enable).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+# llama.cpp gives each computation its thread count explicitly; OpenMP's default team only adds
+# threads that spin while the model loads (~70 ms of CPU on 2 cores, measured in bench/cold_start.py),
+# taking the core that `steer` plans on meanwhile. Decoding and batched capture run as fast with it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import click  # noqa: E402
+
+from .errors import ControlVectorError, CoupleError  # noqa: E402
+
+__all__ = ["LazyGroup", "print_json", "progress", "THREADS_OPTION", "threads", "load_engine", "load_pack",
+           "parse_layers", "load_steerer"]
+
+
+class LazyGroup(click.Group):
+    """A group whose ``lazy`` commands ("name" -> "module:attribute") are imported when first named,
+    so a command's dependencies load only for it; every library error becomes one line and exit 2."""
+
+    def __init__(self, *args, lazy: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str):
+        if name not in self.commands and name in self.lazy:
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(import_module(module, __package__), attr), name)
+        return super().get_command(ctx, name)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CoupleError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+
+def print_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, sort_keys=False))
+
+
+def progress(label: str):
+    """A ``(done, total[, step])`` callback drawing click's progress bar (with time left) on stderr."""
+    state: dict = {"bar": None, "done": 0}
+
+    def show(done: int, total: int, step: str = "") -> None:
+        bar = state["bar"]
+        if bar is None:
+            bar = state["bar"] = click.progressbar(length=total, label=label, file=click.get_text_stream("stderr"),
+                                                   item_show_func=lambda s: s[:40] if s else None)
+            bar.__enter__()
+        bar.update(done - state["done"], step or None)
+        state["done"] = done
+        if done >= total:
+            bar.__exit__(None, None, None)
+            state["bar"], state["done"] = None, 0
+    return show
+
+
+def _store_threads(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.meta["couple_lite.threads"] = value
+
+
+THREADS_OPTION = click.option(
+    "--threads", type=click.IntRange(min=1), default=None, expose_value=False, callback=_store_threads,
+    help="llama.cpp threads (default: physical cores; fewer leaves cores to other work).")
+
+
+def threads() -> int | None:
+    """The --threads given to the running command, if any."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("couple_lite.threads") if ctx else None
+
+
+def load_engine(model):
+    """Load a model; returns the engine, its registry/file name and sha256."""
+    from .engine import Engine
+    from .model_store import model_identity, resolve_model
+
+    path = resolve_model(model)
+    name, sha = model_identity(path)
+    return Engine(path, n_ctx=2048, n_threads=threads()), name, sha
+
+
+def load_pack(pack_path, engine, name, sha, system):
+    """The pack for this model and value system (the shipped one unless a path is given) and its path."""
+    from .pack import default_pack_path, load_pack as read_pack
+
+    path = pack_path or default_pack_path(name, system)
+    pack = read_pack(path, sha, engine.n_layer, engine.n_embd)
+    if pack.system != system:
+        raise ControlVectorError(f"pack {str(path)!r} holds {pack.system!r} values, not {system!r}; pass --system {pack.system}")
+    return pack, path
+
+
+def parse_layers(text):
+    if not text:
+        return None
+    try:
+        a, b = (int(x) for x in text.split("-"))
+    except ValueError:
+        raise click.BadParameter("write the layer range as FIRST-LAST, e.g. 10-17") from None
+    return a, b
+
+
+def load_steerer(model, pack_path, system="schwartz10", engine=None):
+    """A Steerer on ``engine`` (or on the model loaded now) with its pack."""
+    from .model_store import model_identity
+    from .steering import Steerer
+
+    engine, name, sha = (engine, *model_identity(engine.model_path)) if engine else load_engine(model)
+    pack, _ = load_pack(pack_path, engine, name, sha, system)
+    return Steerer(engine, pack, name)
