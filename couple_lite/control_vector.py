@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ControlVectorError
+from .errors import ControlVectorError, OutputFileError
 from .files import atomic_write
 
 __all__ = ["write_control_vector", "read_control_vector"]
@@ -35,7 +35,18 @@ def write_control_vector(path: str | Path, vector: np.ndarray, model_hint: str) 
         raise ControlVectorError("row 0 must be zero: llama.cpp rejects a file with direction.0")
     rows = [il for il in range(1, v.shape[0]) if np.any(v[il] != 0)]
     path = Path(path)
-    with atomic_write(path) as tmp:
+
+    def verify(tmp: str) -> None:  # read back: a short write must never be renamed into place
+        try:
+            back = read_control_vector(tmp, v.shape[0], v.shape[1])
+            ok = np.array_equal(back, v * np.isin(np.arange(v.shape[0]), rows)[:, None])
+        except ControlVectorError:
+            ok = False
+        if not ok:
+            raise OutputFileError(f"writing {str(path)!r} failed: the file did not read back as written (disk "
+                                  f"full or a file size limit?); the old file, if any, is unchanged")
+
+    with atomic_write(path, verify=verify) as tmp:
         w = gguf.GGUFWriter(tmp, "controlvector")
         w.add_string("controlvector.model_hint", model_hint)
         w.add_uint32("controlvector.layer_count", len(rows))

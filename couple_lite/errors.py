@@ -17,6 +17,7 @@ __all__ = [
     "EngineError",
     "UnsupportedArchitectureError",
     "ControlVectorError",
+    "OutputFileError",
 ]
 
 
@@ -73,3 +74,7 @@ class UnsupportedArchitectureError(EngineError):
 
 class ControlVectorError(CoupleError, ValueError):
     """A control vector or control-vector file that does not fit the model or is corrupt."""
+
+
+class OutputFileError(CoupleError, OSError):
+    """An output file that cannot be written whole; the old file, if any, is left as it was."""

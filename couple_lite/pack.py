@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ControlVectorError
+from .errors import OutputFileError
 from .files import atomic_write
 from .vectors import Extraction
 
@@ -74,7 +75,17 @@ def save_pack(pack: ValuePack, path: str | Path) -> Path:
     if pack.fluency_limit is not None:
         arrays["fluency_limit"] = pack.fluency_limit
     path = Path(path)
-    with atomic_write(path, suffix=".npz") as tmp:  # numpy would append .npz to any other name
+    def verify(tmp: str) -> None:  # read back every array: a short write must never replace a pack
+        try:
+            with np.load(tmp, allow_pickle=False) as z:
+                ok = set(z.files) == set(arrays) and all(np.array_equal(z[k], arrays[k]) for k in arrays)
+        except Exception:  # zipfile.BadZipFile, EOFError, OSError...: not what was written
+            ok = False
+        if not ok:
+            raise OutputFileError(f"writing {str(path)!r} failed: the pack did not read back as written (disk full "
+                                  f"or a file size limit?); the old file, if any, is unchanged")
+
+    with atomic_write(path, suffix=".npz", verify=verify) as tmp:  # numpy would append .npz to any other name
         np.savez_compressed(tmp, **arrays)
     return path
 
