@@ -32,6 +32,8 @@ class Objective(BaseModel):
     targets: dict[str, float] = Field(min_length=1)
     weights: dict[str, float]
     has_priorities: bool = False
+    # the loaded system itself, for a user's own system that cannot be found again by its name
+    value_system: ValueSystem | None = Field(None, exclude=True, repr=False)
 
 
 def _level(text: str, name: str) -> float:
@@ -122,7 +124,7 @@ def make_objective(
     vs = load_value_system(system)
     targets = parse_levels(values, vs)
     if not priority:
-        return Objective(system=vs.name, targets=targets, weights={k: 1.0 for k in targets})
+        return Objective(system=vs.name, targets=targets, weights={k: 1.0 for k in targets}, value_system=vs)
     weights = parse_priority(priority, vs)
     stray = [n for n in weights if n not in targets]
     if stray:
@@ -132,7 +134,7 @@ def make_objective(
         )
     low = min(weights.values())
     full = {k: weights.get(k, low) for k in targets}
-    return Objective(system=vs.name, targets=targets, weights=full, has_priorities=True)
+    return Objective(system=vs.name, targets=targets, weights=full, has_priorities=True, value_system=vs)
 
 
 def load_objective(path: str | Path, system: str | ValueSystem | None = None) -> Objective:

@@ -67,7 +67,7 @@ def plan_counterfactual(
 ) -> CounterfactualPlan:
     """Abduct from ``observed`` (prior mean when None), intervene per the objective, predict;
     ``top_paths=0`` skips the explanation (the fast path used when re-steering)."""
-    vs = load_value_system(objective.system)
+    vs = objective.value_system or load_value_system(objective.system)
     scm = scm or prior_scm(vs)
     observed = {vs.resolve(k): check_level(float(v), k) for k, v in (observed or {}).items()}
     if isinstance(obs_sd, Mapping):
