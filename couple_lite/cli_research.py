@@ -185,8 +185,8 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
               default="likelihood", show_default=True)
 @click.option("--judge", default="gemma3-270m", show_default=True,
               help="Answer judge: registered name or GGUF path, 'self' (the unsteered model) or 'none'.")
-@click.option("--max-tokens", type=int, default=None, help="Tokens per answer (default 48; 24 with --quick).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Tokens per answer (default 48; 24 with --quick).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True)
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Write report.md, results.json and SVG plots here.")
 @click.option("--from-results", type=click.Path(dir_okay=False), default=None,

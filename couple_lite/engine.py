@@ -65,6 +65,27 @@ def _model_params(use_extra_bufts: bool):
             _llama_c.llama_model_default_params = original
 
 
+SEED_MAX = 2**32 - 1  # llama.cpp seeds are uint32 (its "random seed" sentinel is the maximum itself)
+
+
+def check_generation(max_tokens, temperature, top_p=0.95, seed=None) -> None:
+    """Generation options, or EngineError naming the bad one (llama.cpp takes max_tokens <= 0 as
+    "no limit" and nonsense temperatures without complaint)."""
+    import math
+
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    if not (isinstance(max_tokens, int) and not isinstance(max_tokens, bool)) or max_tokens < 1:
+        raise EngineError(f"max_tokens must be a whole number >= 1, got {max_tokens!r}")
+    if not number(temperature) or not math.isfinite(temperature) or temperature < 0:
+        raise EngineError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
+    if not number(top_p) or not 0 < top_p <= 1:
+        raise EngineError(f"top_p must lie in (0, 1], got {top_p!r}")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < SEED_MAX):
+        raise EngineError(f"seed must be a whole number from 0 to {SEED_MAX - 1}, got {seed!r}")
+
+
 def _cvec_function():
     """llama_set_adapter_cvec (>=0.3.17), llama_apply_adapter_cvec (0.3.7-0.3.16) or
     llama_control_vector_apply (<=0.3.6): same arguments under three historic names."""
@@ -326,6 +347,7 @@ class Engine:
         history: Sequence[tuple[str, str]] = (),
     ) -> Iterator[str]:
         """Yield the answer piece by piece under the current control vector."""
+        check_generation(max_tokens, temperature, top_p, seed)
         text = self.chat_prompt(prompt, system, history) if chat else prompt
         with self.lock:
             self.llm.reset()
