@@ -90,6 +90,51 @@ def save_pack(pack: ValuePack, path: str | Path) -> Path:
     return path
 
 
+def _validate(path: Path, meta: dict, data: dict) -> None:
+    """Every field and array of a pack, or one ControlVectorError naming the first bad one: a NaN
+    fluency limit, say, would silently lift the fluency cap."""
+    def bad(what: str) -> ControlVectorError:
+        return ControlVectorError(f"pack {str(path)!r} is damaged: {what}; extract and calibrate it again")
+
+    for key, kind in (("values", list), ("model_sha256", str), ("model_name", str), ("architecture", str),
+                      ("system", str), ("layer_range", list), ("settings", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise bad(f"metadata {key!r} is missing or not a {kind.__name__}")
+    if not isinstance(meta.get("metrics", {}), dict):
+        raise bad("metadata 'metrics' is not a mapping")
+    values = meta["values"]
+    if not values or not all(isinstance(v, str) for v in values):
+        raise bad("metadata 'values' must be a non-empty list of names")
+    for key in ("directions", "layer_norms", "value_accuracy", "pair_accuracy", "removed"):
+        if key not in data:
+            raise bad(f"array {key!r} is missing")
+    d = data["directions"]
+    if d.ndim != 3 or d.shape[0] != len(values):
+        raise bad(f"directions have shape {d.shape}, expected ({len(values)}, n_layer, n_embd)")
+    V, L = len(values), d.shape[1]
+    shapes = {"directions": d.shape, "layer_norms": (L,), "value_accuracy": (L,), "pair_accuracy": (V, L),
+              "removed": (V, L), "response": (V, V), "fluency_limit": (V,)}
+    for key, shape in shapes.items():
+        if key not in data:
+            continue
+        a = data[key]
+        if a.dtype.kind not in "fiu" or a.shape != shape:
+            raise bad(f"array {key!r} has shape {a.shape} ({a.dtype}), expected {shape} numbers")
+        if not np.all(np.isfinite(a)):
+            raise bad(f"array {key!r} holds NaN or infinity")
+    if "fluency_limit" in data and not np.all(data["fluency_limit"] > 0):
+        raise bad("fluency limits must be positive")
+    lr = meta["layer_range"]
+    if len(lr) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in lr) or not 1 <= lr[0] <= lr[1] < L:
+        raise bad(f"layer range {lr} is not inside blocks 1..{L - 1}")
+    for key in ("unsteered_profile", "unsteered_sd"):
+        prof = meta.get("metrics", {}).get(key)
+        if prof is not None and (not isinstance(prof, dict) or any(
+                not isinstance(prof.get(v), (int, float)) or isinstance(prof.get(v), bool)
+                or not np.isfinite(prof[v]) for v in values)):
+            raise bad(f"metrics {key!r} must give a finite number for every value")
+
+
 def load_pack(path: str | Path, model_sha256: str | None = None, n_layer: int | None = None,
               n_embd: int | None = None) -> ValuePack:
     """Read a pack; with the model's hash/shape given, refuse a pack made for another model."""
@@ -102,11 +147,11 @@ def load_pack(path: str | Path, model_sha256: str | None = None, n_layer: int | 
         meta = json.loads(bytes(data.pop("meta")).decode())
     except Exception as e:
         raise ControlVectorError(f"{str(path)!r} is not a readable value-vector pack ({type(e).__name__}: {e})") from None
-    if meta.get("version") != PACK_VERSION:
-        raise ControlVectorError(f"{str(path)!r} is pack version {meta.get('version')}, this couple-lite reads {PACK_VERSION}")
+    if not isinstance(meta, dict) or meta.get("version") != PACK_VERSION:
+        version = meta.get("version") if isinstance(meta, dict) else None
+        raise ControlVectorError(f"{str(path)!r} is pack version {version}, this couple-lite reads {PACK_VERSION}")
+    _validate(path, meta, data)
     d = data["directions"]
-    if d.ndim != 3 or d.shape[0] != len(meta["values"]) or not np.all(np.isfinite(d)):
-        raise ControlVectorError(f"{str(path)!r} has malformed directions (shape {d.shape}, or NaN)")
     if model_sha256 and meta["model_sha256"] != model_sha256:
         raise ControlVectorError(
             f"pack {str(path)!r} was made for model {meta['model_name']} (sha256 {meta['model_sha256'][:12]}…), "
