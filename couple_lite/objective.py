@@ -65,7 +65,13 @@ def check_level(x: float, name: str) -> float:
 def parse_levels(text: str | dict[str, Any], system: ValueSystem) -> dict[str, float]:
     """``"benevolence=6,power=low"`` (or a mapping) -> {canonical name: level}."""
     if isinstance(text, dict):
-        items = [(str(k), str(v)) for k, v in text.items()]
+        items = []
+        for k, v in text.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+                raise ObjectiveError(f"level of {str(k)!r} must be a number 1-6 or a word like 'high', got {v!r}")
+            items.append((str(k), str(v)))
+    elif not isinstance(text, str):
+        raise ObjectiveError(f"value levels must be text like 'benevolence=6' or a mapping, got {type(text).__name__}")
     else:
         items = []
         for part in filter(None, (p.strip() for p in text.split(","))):
@@ -86,14 +92,22 @@ def parse_levels(text: str | dict[str, Any], system: ValueSystem) -> dict[str, f
     return out
 
 
+MAX_RANKS = 64  # rank weights halve per rank: 2**-63 is already far below any other weight
+
+
 def parse_priority(text: str | dict[str, Any], system: ValueSystem) -> dict[str, float]:
     """Ranks ``"a>b=c>d"`` (weights halve per rank) or weights ``"a:3,b:1"`` -> {name: weight}."""
     if isinstance(text, dict):
         pairs = [(str(k), v) for k, v in text.items()]
+    elif not isinstance(text, str):
+        raise ObjectiveError(f"priority must be text like 'benevolence>power' or a mapping of weights, "
+                             f"got {type(text).__name__}")
     elif ">" in text or ":" not in text:
         ranks = [[n for n in level.split("=") if n.strip()] for level in text.split(">")]
         if any(not r for r in ranks):
             raise ObjectiveError(f"malformed priority {text!r}: write e.g. 'benevolence>security>power'")
+        if len(ranks) > MAX_RANKS:
+            raise ObjectiveError(f"priority has {len(ranks)} ranks; at most {MAX_RANKS} are supported")
         pairs = [(n, 2.0 ** (len(ranks) - 1 - i)) for i, r in enumerate(ranks) for n in r]
     else:
         pairs = []
@@ -104,8 +118,10 @@ def parse_priority(text: str | dict[str, Any], system: ValueSystem) -> dict[str,
     for k, v in pairs:
         name = system.resolve(k.strip())
         try:
+            if isinstance(v, bool):
+                raise TypeError
             w = float(v)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ObjectiveError(f"priority weight {v!r} for {name!r} is not a number") from None
         if not math.isfinite(w) or w <= 0:
             raise ObjectiveError(f"priority weight for {name!r} must be a positive number, got {v!r}")
@@ -143,12 +159,16 @@ def load_objective(path: str | Path, system: str | ValueSystem | None = None) ->
 
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise ObjectiveError(f"objective file {str(p)!r} not found") from None
+    except UnicodeDecodeError:
+        raise ObjectiveError(f"objective file {str(p)!r} is not UTF-8 text; save it as UTF-8 JSON or YAML") from None
+    except OSError as e:
+        raise ObjectiveError(f"objective file {str(p)!r} cannot be read ({e.strerror}); give a readable file") from None
     try:
         raw = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as e:
         raise ObjectiveError(f"objective file {str(p)!r} is not valid JSON/YAML: {e}".splitlines()[0]) from None
     if not isinstance(raw, dict):
         raise ObjectiveError(f"objective file {str(p)!r} must hold a mapping with a 'targets' key")

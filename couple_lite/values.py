@@ -146,8 +146,11 @@ def _load_path(path: Path) -> ValueSystem:
             f"value-system file {str(path)!r} not found; give a built-in name "
             f"({', '.join(BUILTIN_SYSTEMS)}) or the path of a JSON file"
         ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueSystemError(f"value-system file {str(path)!r} is not valid JSON: {e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueSystemError(f"value-system file {str(path)!r} is not valid UTF-8 JSON: {e}") from None
+    except OSError as e:  # a directory, an unreadable file
+        raise ValueSystemError(f"value-system file {str(path)!r} cannot be read ({e.strerror}); "
+                               f"give the path of a readable JSON file") from None
     try:
         return ValueSystem.model_validate(raw)
     except ValidationError as e:
