@@ -19,7 +19,7 @@ from .files import atomic_write
 
 __all__ = ["write_control_vector", "read_control_vector"]
 
-_NAME = re.compile(r"^direction\.(\d+)$")
+_NAME = re.compile(r"^direction\.(0|[1-9]\d*)$")  # llama.cpp's names: no leading zeros, so no two name one block
 
 
 def write_control_vector(path: str | Path, vector: np.ndarray, model_hint: str) -> Path:
@@ -88,11 +88,15 @@ def read_control_vector(
             f"use a vector extracted from this model"
         )
     out = np.zeros((n_layer, n_embd), dtype=np.float32)
+    seen: set[int] = set()
     for t in reader.tensors:
         m = _NAME.match(t.name)
         if not m:
             raise ControlVectorError(f"{str(path)!r} holds an unknown tensor {t.name!r}; expected direction.<N>")
         il = int(m.group(1))
+        if il in seen:
+            raise ControlVectorError(f"{str(path)!r} holds block {il} twice; write each direction.<N> once")
+        seen.add(il)
         if il == 0:
             raise ControlVectorError(f"{str(path)!r} holds direction.0; block 0 cannot be steered")
         if il >= n_layer:

@@ -85,6 +85,12 @@ class ValueSystem(BaseModel):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"duplicate value names: {', '.join(dupes)}")
+        own = {v.name for v in self.values}
+        clash = sorted({canonical_name(a) for v in self.values for a in v.aliases if canonical_name(a) in own - {v.name}})
+        if clash:
+            raise ValueError(f"aliases {', '.join(clash)} are also names of other values; drop or rename them")
+        if any(v.angle is not None and not math.isfinite(v.angle) for v in self.values):
+            raise ValueError("angles must be finite numbers of degrees")
         if self.correlations is not None:
             d = len(names)
             if len(self.correlations) != d or any(len(r) != d for r in self.correlations):
@@ -147,7 +153,7 @@ def _load_path(path: Path) -> ValueSystem:
             f"({', '.join(BUILTIN_SYSTEMS)}) or the path of a JSON file"
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise ValueSystemError(f"value-system file {str(path)!r} is not valid UTF-8 JSON: {e}") from None
+        raise ValueSystemError(f"value-system file {str(path)!r} is not valid JSON (UTF-8 expected): {e}") from None
     except OSError as e:  # a directory, an unreadable file
         raise ValueSystemError(f"value-system file {str(path)!r} cannot be read ({e.strerror}); "
                                f"give the path of a readable JSON file") from None
