@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
+from .locks import OperationLock
 from .runtime import BufferVerdict, default_threads, set_openmp_defaults
 from .runtime import extra_buffer_types as _extra_buffer_types
 
@@ -142,7 +143,7 @@ class Engine:
         self._batch_runner: BatchRunner | None = None  # made on first use: generation never needs it
         self._cvec: np.ndarray | None = None
         self._steerable: bool | None = None  # checked on the first vector applied
-        self.lock = threading.RLock()  # one model, many callers: one operation at a time
+        self.lock = OperationLock()  # one model, many callers: one operation at a time
 
     @property
     def _runner(self) -> BatchRunner:
@@ -355,9 +356,13 @@ class Engine:
                 text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                 seed=self.seed if seed is None else seed, stream=True,
             )
+            runner = threading.get_ident()
             try:
                 for chunk in pieces:
-                    yield chunk["choices"][0]["text"]
+                    try:
+                        yield chunk["choices"][0]["text"]
+                    finally:  # resumed (or closed) perhaps on another thread: the lock follows
+                        runner = self.lock.follow(runner)
             except ValueError as e:  # e.g. the prompt does not fit the context
                 raise EngineError(f"generation failed: {e}; shorten the prompt or raise n_ctx") from None
 

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from .errors import ControlVectorError, ObjectiveError
 from .explain import path_text
+from .locks import OperationLock
 from .model_store import registered_sha256
 from .objective import Objective
 from .pack import ValuePack
@@ -123,7 +124,7 @@ class Steerer:
         lam = RIDGE * float(np.mean(np.sum(R * R, axis=1)))
         self._lam = lam
         self._limit = float(np.min(pack.fluency_limit)) if pack.fluency_limit is not None else None
-        self.lock = threading.RLock()
+        self.lock = OperationLock()  # held for a whole stream; see couple_lite.locks
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, objective: Objective, ablation: Ablation | None = None, explain: bool = True,
@@ -198,10 +199,15 @@ class Steerer:
             raise ObjectiveError("the prompt is empty; give a question or an instruction")
         vec = None if plan is None else self.vector(plan)
         with self.lock, self.engine.steered(vec):
+            runner = threading.get_ident()
             for piece in self.engine.stream(prompt, **generation):
                 if cancel is not None and cancel.is_set():
                     break
-                yield piece
+                try:
+                    yield piece
+                finally:  # resumed (or closed) perhaps on another thread: both locks follow
+                    self.lock.follow(runner)
+                    runner = self.engine.lock.follow(runner)
 
     def generate(self, prompt: str, plan: SteeringPlan | None, **generation) -> str:
         return "".join(self.stream(prompt, plan, **generation))

@@ -156,3 +156,28 @@ def test_steer_cli_errors(tiny_model_path, pack_file, tmp_path):
     r = run(main, ["steer", "hello", "--model", str(tiny_model_path), "--pack", str(pack_file), "--values", "kare=6",
                    "--system", "moral_foundations"])
     assert r.exit_code == 2 and "unknown value 'kare'" in r.output and "care" in r.output
+
+
+def test_a_stream_started_in_one_thread_can_be_finished_in_another(tiny_engine, extraction):
+    """Issue 14.6: it used to block forever in clear_control_vector, the vector left applied."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    st = Steerer(tiny_engine, make_pack(extraction))
+    plan = st.plan(make_objective("care=6", system=MF))
+    gen = dict(max_tokens=8, temperature=0.0)
+    whole = st.generate("hello", plan, **gen)
+    with ThreadPoolExecutor(1) as a, ThreadPoolExecutor(1) as b:
+        stream = st.stream("hello", plan, **gen)
+        first = a.submit(next, stream).result(timeout=30)
+        assert tiny_engine.control_vector is not None  # steered while the answer is under way
+        rest = b.submit(lambda: "".join(stream)).result(timeout=30)
+        assert first + rest == whole
+        assert tiny_engine.control_vector is None
+        # the locks are free again for any thread
+        assert a.submit(lambda: st.generate("hello", None, **gen)).result(timeout=30)
+        # a stream abandoned in one thread and closed in another also restores the model
+        stream = st.stream("hello", plan, **gen)
+        a.submit(next, stream).result(timeout=30)
+        b.submit(stream.close).result(timeout=30)
+        assert tiny_engine.control_vector is None
+        assert b.submit(lambda: st.generate("hello", None, **gen)).result(timeout=30)
