@@ -42,11 +42,34 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context):
+        import signal
+        import threading
+
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             return super().invoke(ctx)
         except CoupleError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:  # context managers have restored the model on the way out
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
+        except Terminated:
+            click.echo("\nterminated", err=True)
+            sys.exit(143)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` (model restore) runs."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
 
 
 def print_json(obj) -> None:

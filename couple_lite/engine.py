@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from .locks import OperationLock
 from .runtime import BufferVerdict, default_threads, set_openmp_defaults
 from .runtime import extra_buffer_types as _extra_buffer_types
+from .runtime import interrupts_after_load, model_params
 
 # before llama.cpp's OpenMP runtime loads (see runtime.set_openmp_defaults); an app that imported
 # llama_cpp first keeps its own policy, and info() says so
@@ -26,7 +27,6 @@ OPENMP_DEFAULTS_APPLIED = "llama_cpp" not in sys.modules
 set_openmp_defaults()
 
 import llama_cpp  # noqa: E402
-import llama_cpp.llama_cpp as _llama_c  # noqa: E402  (the module whose default params Llama() reads)
 import numpy as np  # noqa: E402
 
 from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError  # noqa: E402
@@ -37,33 +37,8 @@ __all__ = ["Engine", "gpu_offload_available", "default_threads"]
 if TYPE_CHECKING:
     from .capture import BatchRunner  # loaded on first use: generation never needs it
 
-_PARAMS_LOCK = threading.Lock()  # model loads that change llama.cpp's default params, one at a time
-
-
 def gpu_offload_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-@contextmanager
-def _model_params(use_extra_bufts: bool):
-    """Make ``Llama(...)`` load with ``use_extra_bufts`` set: llama-cpp-python has no argument for
-    this field of ``llama_model_params``, so its default-params factory is wrapped while loading."""
-    if use_extra_bufts:
-        yield
-        return
-    with _PARAMS_LOCK:
-        original = _llama_c.llama_model_default_params
-
-        def params():
-            p = original()
-            p.use_extra_bufts = False
-            return p
-
-        _llama_c.llama_model_default_params = params
-        try:
-            yield
-        finally:
-            _llama_c.llama_model_default_params = original
 
 
 SEED_MAX = 2**32 - 1  # llama.cpp seeds are uint32 (its "random seed" sentinel is the maximum itself)
@@ -125,13 +100,16 @@ class Engine:
             else BufferVerdict(bool(extra_buffer_types), "chosen by the caller", "argument")
         )
         try:
-            with _model_params(self.buffer_verdict.enabled):
+            with model_params(self.buffer_verdict.enabled), interrupts_after_load() as interrupted:
                 self.llm = llama_cpp.Llama(
                     str(path), n_ctx=n_ctx, n_threads=self.n_threads, n_threads_batch=self.n_threads,
                     n_gpu_layers=self.n_gpu_layers, seed=seed, verbose=verbose,
                 )
         except ValueError as e:  # llama-cpp-python raises ValueError when llama.cpp fails to load
             raise ModelFileError(f"llama.cpp could not load {str(path)!r} ({e}); is it a complete GGUF model?") from None
+        if interrupted:
+            self.llm.close()
+            raise KeyboardInterrupt
         if bool(self.llm.model_params.use_extra_bufts) != self.buffer_verdict.enabled:
             raise EngineError("this llama-cpp-python ignores use_extra_bufts; install >=0.3.17,<0.4")
         self.seed = seed

@@ -22,16 +22,18 @@ import platform
 import signal
 import subprocess
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .errors import EngineError
 
-__all__ = ["BufferVerdict", "extra_buffer_types", "default_threads", "set_openmp_defaults", "single_threaded_blas",
+__all__ = ["BufferVerdict", "model_params", "interrupts_after_load", "extra_buffer_types", "default_threads", "set_openmp_defaults", "single_threaded_blas",
            "PROBE_CACHE"]
 
 ENV_VAR = "COUPLE_LITE_EXTRA_BUFTS"
+_PARAMS_LOCK = threading.Lock()  # model loads that change llama.cpp's default params, one at a time
 PROBE_CACHE = "runtime-probe.json"  # in the model cache folder, beside the models it speaks of
 PROBE_TIMEOUT_S = 300  # a probe loads the model once; a model that takes longer is treated as unsafe
 # One prompt decode (batched matrix kernels) and one single-token decode (vector kernels): the two
@@ -202,3 +204,43 @@ def extra_buffer_types(model: Path, cache_dir: Path | None = None) -> BufferVerd
     except OSError:  # a read-only cache folder: the probe runs again next time
         pass
     return verdict
+
+
+@contextmanager
+def model_params(use_extra_bufts: bool):
+    """Make ``Llama(...)`` load with ``use_extra_bufts`` set: llama-cpp-python has no argument for
+    this field of ``llama_model_params``, so its default-params factory is wrapped while loading."""
+    if use_extra_bufts:
+        yield
+        return
+    import llama_cpp.llama_cpp as _llama_c  # the module whose default params Llama() reads
+
+    with _PARAMS_LOCK:
+        original = _llama_c.llama_model_default_params
+
+        def params():
+            p = original()
+            p.use_extra_bufts = False
+            return p
+
+        _llama_c.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            _llama_c.llama_model_default_params = original
+
+
+@contextmanager
+def interrupts_after_load():
+    """Ctrl-C during a model load would be swallowed by llama-cpp-python's log callback (the load
+    then runs on, and the command to its end): note it instead, and let the caller raise after."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield seen  # not ours to change: another thread, or the app handles SIGINT itself
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
