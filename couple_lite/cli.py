@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .cli_common import THREADS_OPTION, LazyGroup, load_steerer, print_json, threads
+from .cli_common import N_CTX_OPTION, THREADS_OPTION, LazyGroup, load_steerer, n_ctx, print_json, threads
 from .errors import CoupleError
 
 # research commands: name -> "module:attribute", imported when named
@@ -53,7 +53,7 @@ def explain(values_, priority, objective_file, observed, observed_sd, system, pl
     from .values import load_value_system
 
     obj = _objective(values_, priority, objective_file, system)
-    obs = parse_levels(observed, load_value_system(obj.system)) if observed else None
+    obs = parse_levels(observed, load_value_system(obj.value_system or obj.system)) if observed else None
     plan = plan_counterfactual(obj, obs, observed_sd, plausibility=plausibility)
     if as_json:
         print_json(plan.model_dump())
@@ -89,7 +89,7 @@ def _objective(values_, priority, objective_file, system):
         raise click.UsageError("give either --values or --objective, not both (they would conflict)")
     if objective_file:
         obj = load_objective(objective_file, system)
-        return make_objective(obj.targets, priority, obj.system) if priority else obj
+        return make_objective(obj.targets, priority, obj.value_system or obj.system) if priority else obj
     if not values_:
         raise click.UsageError('give target levels with --values "benevolence=6,power=1" or --objective FILE')
     return make_objective(values_, priority, system or "schwartz10")
@@ -123,7 +123,7 @@ def _objective_and_steerer(model, pack_path, values_, priority, objective_file, 
     with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
         job = pool.submit(_planning, values_, priority, objective_file, system)
         try:
-            engine = Engine(path, n_ctx=2048, n_threads=threads())
+            engine = Engine(path, n_ctx=n_ctx(), n_threads=threads())
         finally:
             sys.setswitchinterval(switch)
         obj = job.result()
@@ -151,6 +151,7 @@ _STEER_OPTIONS = [
     click.option("--no-decouple", is_flag=True, help="Ablation: per-value gains instead of solving with all of R."),
     click.option("--no-abduction", is_flag=True, help="Ablation: population prior as the factual profile."),
     THREADS_OPTION,
+    N_CTX_OPTION,
 ]
 
 
@@ -235,7 +236,8 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
         if line.startswith("/values"):
             parts = line.split("/priority")
             try:
-                obj = make_objective(parts[0][len("/values"):].strip(), parts[1].strip() if len(parts) > 1 else None, obj.system)
+                obj = make_objective(parts[0][len("/values"):].strip(), parts[1].strip() if len(parts) > 1 else None,
+                                     obj.value_system or obj.system)
                 plan = st.plan(obj, ablation, explain=False, strict=True)
             except CoupleError as e:
                 click.echo(f"error: {e}", err=True)
@@ -269,6 +271,7 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
 @click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Control-vector .gguf to write.")
 @THREADS_OPTION
+@N_CTX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def export(values_, priority, objective_file, system, model, pack_path, output, as_json):
     """Write the control vector for an objective as a llama.cpp control-vector file.

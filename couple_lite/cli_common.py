@@ -20,8 +20,8 @@ import click  # noqa: E402
 
 from .errors import ControlVectorError, CoupleError  # noqa: E402
 
-__all__ = ["LazyGroup", "print_json", "progress", "THREADS_OPTION", "threads", "load_engine", "load_pack",
-           "parse_layers", "load_steerer"]
+__all__ = ["LazyGroup", "print_json", "progress", "THREADS_OPTION", "threads", "N_CTX_OPTION", "n_ctx",
+           "DEFAULT_N_CTX", "load_engine", "load_pack", "parse_layers", "load_steerer"]
 
 
 class LazyGroup(click.Group):
@@ -110,6 +110,27 @@ def threads() -> int | None:
     return ctx.meta.get("couple_lite.threads") if ctx else None
 
 
+# tokens of prompt + answer the model holds: room for a long chat turn on the default model, whose
+# KV cache then takes ~45 MB; --n-ctx raises it (the model's own training context is the ceiling)
+DEFAULT_N_CTX = 2048
+
+
+def _store_n_ctx(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.meta["couple_lite.n_ctx"] = value
+
+
+N_CTX_OPTION = click.option(
+    "--n-ctx", type=click.IntRange(min=64), default=None, expose_value=False, callback=_store_n_ctx,
+    help=f"Context length in tokens, prompt and answer together (default: {DEFAULT_N_CTX}); raise it for long prompts.")
+
+
+def n_ctx() -> int:
+    """The --n-ctx given to the running command, else the default."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("couple_lite.n_ctx", DEFAULT_N_CTX) if ctx else DEFAULT_N_CTX
+
+
 def load_engine(model):
     """Load a model; returns the engine, its registry/file name and sha256."""
     from .engine import Engine
@@ -117,7 +138,7 @@ def load_engine(model):
 
     path = resolve_model(model)
     name, sha = model_identity(path)
-    return Engine(path, n_ctx=2048, n_threads=threads()), name, sha
+    return Engine(path, n_ctx=n_ctx(), n_threads=threads()), name, sha
 
 
 def load_pack(pack_path, engine, name, sha, system):

@@ -342,7 +342,7 @@ class Engine:
                     finally:  # resumed (or closed) perhaps on another thread: the lock follows
                         runner = self.lock.follow(runner)
             except ValueError as e:  # e.g. the prompt does not fit the context
-                raise EngineError(f"generation failed: {e}; shorten the prompt or raise n_ctx") from None
+                raise EngineError(f"generation failed: {e}; shorten the prompt or raise n_ctx (--n-ctx)") from None
 
     def generate(self, prompt: str, **kwargs) -> str:
         """The whole answer as one string (see :meth:`stream` for the arguments)."""

@@ -84,7 +84,8 @@ def local_model(spec: str | os.PathLike | None = None) -> Path | None:
     name = default_model_name() if spec is None else str(spec)
     if name in raw:
         path = model_cache_dir() / raw[name]["file"]
-        return path if path.is_file() and path.stat().st_size == raw[name]["size"] else None
+        ok = path.is_file() and path.stat().st_size == raw[name]["size"]
+        return path if ok and _cached_sha256(path) == raw[name]["sha256"] else None  # else resolve_model verifies
     path = Path(name).expanduser()
     return path if path.is_file() else None
 
@@ -214,6 +215,8 @@ def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[s
         if digest != entry.sha256:
             raise DownloadError(f"sha256 mismatch for {entry.file}: got {digest}, expected {entry.sha256}")
         os.replace(part, target)  # atomic: the cache holds verified files only
+    if target.parent.resolve() == model_cache_dir().resolve():
+        _remember_sha256(target, digest)  # verified just now: the next start needs no hashing
     progress(f"saved {target}")
     return target
 
@@ -225,6 +228,11 @@ def resolve_model(spec: str | os.PathLike | None = None, progress: Callable[[str
     if name in reg:
         entry = reg[name]
         path = model_cache_dir() / entry.file
+        if path.is_file() and path.stat().st_size == entry.size and file_sha256(path) != entry.sha256:
+            # same size, other bytes (a disk error, an interrupted copy by hand): hashed once per
+            # (size, mtime), so an intact file costs a cache lookup, a damaged one a fresh fetch
+            progress(f"the cached {entry.file} is damaged (sha256 mismatch); fetching it again")
+            path.unlink()
         if not path.exists():
             path = fetch(entry, progress=progress)
         return check_gguf(path, entry.size)
@@ -246,31 +254,46 @@ def _hash_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def file_sha256(path: str | os.PathLike) -> str:
-    """The file's sha256, remembered by (path, size, mtime) in ``sha256-cache.json`` in the model
-    cache folder, so that a large unregistered model is hashed once rather than at every start."""
-    path = Path(path).resolve()
+def _sha_key(path: Path) -> str:
     st = path.stat()
-    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
-    cache_file = model_cache_dir() / SHA_CACHE
+    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _sha_cache() -> dict:
     try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+        cache = json.loads((model_cache_dir() / SHA_CACHE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         cache = {}
-    if not isinstance(cache, dict):
-        cache = {}
-    if isinstance(cache.get(key), str):
-        return cache[key]
-    digest = _hash_file(path)
-    cache = {k: v for k, v in cache.items() if not k.startswith(f"{path}|")}  # the file's older versions
-    cache[key] = digest
+    return cache if isinstance(cache, dict) else {}
+
+
+def _cached_sha256(path: Path) -> str | None:
+    """The remembered sha256 of this very version (path, size, mtime) of a file, without hashing."""
+    digest = _sha_cache().get(_sha_key(path))
+    return digest if isinstance(digest, str) else None
+
+
+def _remember_sha256(path: Path, digest: str) -> None:
+    path = Path(path).resolve()
+    cache = {k: v for k, v in _sha_cache().items() if not k.startswith(f"{path}|")}  # the file's older versions
+    cache[_sha_key(path)] = digest
     try:
         from .files import atomic_write
 
-        with atomic_write(cache_file) as tmp:
+        with atomic_write(model_cache_dir() / SHA_CACHE) as tmp:
             Path(tmp).write_text(json.dumps(cache, indent=1), encoding="utf-8")
     except OSError:  # a read-only cache folder: the file is hashed again next time
         pass
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The file's sha256, remembered by (path, size, mtime) in ``sha256-cache.json`` in the model
+    cache folder, so that a large model file is hashed once rather than at every start."""
+    path = Path(path).resolve()
+    digest = _cached_sha256(path)
+    if digest is None:
+        digest = _hash_file(path)
+        _remember_sha256(path, digest)
     return digest
 
 

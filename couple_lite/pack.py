@@ -22,6 +22,12 @@ from .vectors import Extraction
 __all__ = ["ValuePack", "save_pack", "load_pack", "default_pack_path", "PACK_VERSION"]
 
 PACK_VERSION = 1
+# Ranges a pack must respect on load (issue 14): wider than any real pack, narrow enough that a
+# damaged one cannot lift the fluency cap or overflow the float32 control vector.
+FLUENCY_LIMIT_RANGE = (1e-6, 100.0)  # multiples of a block's norm (shipped packs: ~0.02-0.05)
+RESPONSE_RANGE = (1e-9, 1e9)  # largest |R| entry (shipped: ~10)
+MAX_MAGNITUDE = 1e6  # layer norms, unsteered profile and its sds (shipped: <= ~650)
+UNIT_TOLERANCE = 1e-3  # direction rows are unit vectors (or zero) up to float32 rounding
 
 
 def default_pack_path(model_name: str, system: str) -> Path:
@@ -122,17 +128,31 @@ def _validate(path: Path, meta: dict, data: dict) -> None:
             raise bad(f"array {key!r} has shape {a.shape} ({a.dtype}), expected {shape} numbers")
         if not np.all(np.isfinite(a)):
             raise bad(f"array {key!r} holds NaN or infinity")
-    if "fluency_limit" in data and not np.all(data["fluency_limit"] > 0):
-        raise bad("fluency limits must be positive")
+    if len(set(values)) != len(values):
+        raise bad("metadata 'values' names a value twice")
+    # ranges that steering relies on: beyond them the fluency cap is lifted or the vector overflows
+    if "fluency_limit" in data and not np.all((data["fluency_limit"] >= FLUENCY_LIMIT_RANGE[0])
+                                              & (data["fluency_limit"] <= FLUENCY_LIMIT_RANGE[1])):
+        raise bad(f"fluency limits must be positive, in {FLUENCY_LIMIT_RANGE[0]:g}..{FLUENCY_LIMIT_RANGE[1]:g} "
+                  f"(x the layer norm)")
+    if np.max(np.abs(d), initial=0) > 1 + UNIT_TOLERANCE or \
+            np.any(np.linalg.norm(d.astype(np.float64), axis=2) > 1 + UNIT_TOLERANCE):
+        raise bad("array 'directions' holds rows longer than 1 (directions are unit vectors)")
+    if "response" in data and not RESPONSE_RANGE[0] <= float(np.max(np.abs(data["response"]), initial=0)) <= RESPONSE_RANGE[1]:
+        raise bad(f"array 'response' is all (near) zero or beyond {RESPONSE_RANGE[1]:g}: its vectors move nothing "
+                  f"or overflow; calibrate again")
     lr = meta["layer_range"]
     if len(lr) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in lr) or not 1 <= lr[0] <= lr[1] < L:
         raise bad(f"layer range {lr} is not inside blocks 1..{L - 1}")
-    for key in ("unsteered_profile", "unsteered_sd"):
+    norms = data["layer_norms"]
+    if not (np.all((norms >= 0) & (norms <= MAX_MAGNITUDE)) and np.all(norms[lr[0]: lr[1] + 1] > 0)):
+        raise bad(f"array 'layer_norms' must lie in 0..{MAX_MAGNITUDE:g}, positive in the layer range")
+    for key, low in (("unsteered_profile", -MAX_MAGNITUDE), ("unsteered_sd", 0.0)):
         prof = meta.get("metrics", {}).get(key)
         if prof is not None and (not isinstance(prof, dict) or any(
                 not isinstance(prof.get(v), (int, float)) or isinstance(prof.get(v), bool)
-                or not np.isfinite(prof[v]) for v in values)):
-            raise bad(f"metrics {key!r} must give a finite number for every value")
+                or not np.isfinite(prof[v]) or not low <= prof[v] <= MAX_MAGNITUDE for v in values)):
+            raise bad(f"metrics {key!r} must give a finite number in {low:g}..{MAX_MAGNITUDE:g} for every value")
 
 
 def load_pack(path: str | Path, model_sha256: str | None = None, n_layer: int | None = None,

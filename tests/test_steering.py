@@ -181,3 +181,20 @@ def test_a_stream_started_in_one_thread_can_be_finished_in_another(tiny_engine, 
         b.submit(stream.close).result(timeout=30)
         assert tiny_engine.control_vector is None
         assert b.submit(lambda: st.generate("hello", None, **gen)).result(timeout=30)
+
+
+def test_n_ctx_bounds_the_prompt_and_is_named_in_the_error(tiny_model_path, pack_file, monkeypatch):
+    """Issue 14 item 8: the 'raise n_ctx' advice has an option behind it."""
+    import couple_lite.model_store as ms
+
+    monkeypatch.setattr(ms, "model_identity", lambda p: ("tiny", "00" * 32))
+    run = CliRunner().invoke
+    common = ["--model", str(tiny_model_path), "--pack", str(pack_file), "--values", "care=6",
+              "--system", "moral_foundations", "--max-tokens", "4", "--temperature", "0"]
+    long_prompt = "tell me more " * 60  # ~800 byte tokens on the tiny byte-level vocabulary
+    r = run(main, ["steer", long_prompt, *common, "--n-ctx", "256"])
+    assert r.exit_code == 2 and "--n-ctx" in r.output and "Traceback" not in r.output
+    r = run(main, ["steer", long_prompt, *common, "--n-ctx", "2048"])
+    assert r.exit_code == 0, r.output
+    r = run(main, ["steer", "hi", *common, "--n-ctx", "8"])
+    assert r.exit_code == 2 and "--n-ctx" in r.output  # below the option's minimum: a usage error
