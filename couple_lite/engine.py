@@ -41,7 +41,10 @@ def gpu_offload_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
-SEED_MAX = 2**32 - 1  # llama.cpp seeds are uint32 (its "random seed" sentinel is the maximum itself)
+SEED_MAX = 2**32 - 1
+# cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
+# instruments' items, the judge's words) fit many times over; longer texts are scored in full
+PREFIX_CELLS = 256  # llama.cpp seeds are uint32 (its "random seed" sentinel is the maximum itself)
 
 
 def check_generation(max_tokens, temperature, top_p=0.95, seed=None) -> None:
@@ -119,6 +122,7 @@ class Engine:
         self.architecture = self.metadata("general.architecture") or "unknown"
         self._runner_args = (model, self.n_layer, self.n_embd, n_ctx, self.n_threads, n_seq_max)
         self._batch_runner: BatchRunner | None = None  # made on first use: generation never needs it
+        self._prefix_runner: BatchRunner | None = None  # per-sequence caches for shared-prefix scoring
         self._cvec: np.ndarray | None = None
         self._steerable: bool | None = None  # checked on the first vector applied
         self.lock = OperationLock()  # one model, many callers: one operation at a time
@@ -128,17 +132,32 @@ class Engine:
         """The second context (hidden states, scoring), created on first use with the current vector."""
         with self.lock:
             if self._batch_runner is None:
-                from .capture import BatchRunner
-
-                runner = BatchRunner(*self._runner_args)
-                if self._cvec is not None:
-                    self._apply(runner.ctx, np.ascontiguousarray(self._cvec[1:]), 1, self.n_layer - 1)
-                self._batch_runner = runner
+                self._batch_runner = self._new_runner(*self._runner_args)
             return self._batch_runner
 
+    @property
+    def _shared_prefix_runner(self) -> BatchRunner:
+        """A third context, one small cache per sequence (PREFIX_CELLS each): many short answers
+        scored after one decoded copy of their question, each exactly as if alone."""
+        with self.lock:
+            if self._prefix_runner is None:
+                model, n_layer, n_embd, _, n_threads, n_seq_max = self._runner_args
+                self._prefix_runner = self._new_runner(model, n_layer, n_embd, PREFIX_CELLS, n_threads, n_seq_max,
+                                                       streams=True)
+            return self._prefix_runner
+
+    def _new_runner(self, *args, **kwargs) -> BatchRunner:
+        from .capture import BatchRunner
+
+        runner = BatchRunner(*args, **kwargs)
+        if self._cvec is not None:
+            self._apply(runner.ctx, np.ascontiguousarray(self._cvec[1:]), 1, self.n_layer - 1)
+        return runner
+
     def close(self) -> None:
-        if self._batch_runner is not None:
-            self._batch_runner.close()
+        for runner in (self._batch_runner, self._prefix_runner):
+            if runner is not None:
+                runner.close()
         self.llm.close()
 
     def metadata(self, key: str) -> str | None:
@@ -220,7 +239,7 @@ class Engine:
     def _contexts(self) -> list:
         """The live llama.cpp contexts (none once closed: a stream left open at interpreter exit
         restores its vector after llama-cpp-python has freed them)."""
-        ctxs = [self.llm.ctx] + ([self._batch_runner.ctx] if self._batch_runner is not None else [])
+        ctxs = [self.llm.ctx] + [r.ctx for r in (self._batch_runner, self._prefix_runner) if r is not None]
         return [c for c in ctxs if c]
 
     def _apply(self, ctx, data: np.ndarray | None, il_start: int, il_end: int) -> None:
@@ -390,25 +409,46 @@ class Engine:
         """Mean log-probability per token of each answer as the assistant's reply to its prompt
         (chat template applied): how readily the model would say it."""
         prefixes = [self.chat_prompt(p, system) for p in prompts]
+        heads = {pre: self.tokenize(pre) for pre in set(prefixes)}
         seqs = [self.tokenize(pre + a) for pre, a in zip(prefixes, answers)]
-        starts = [len(self.tokenize(pre)) for pre in prefixes]
-        with self.lock:
-            lps = self._runner.token_logprobs(seqs)
-        return np.array([lp[max(s - 1, 0):].mean() for lp, s in zip(lps, starts)])
+        lps = self._scored(prefixes, heads, seqs)
+        return np.array([lp.mean() for lp in lps])
 
     def continuation_logprob(self, prefixes: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
         """Total log-probability of each continuation's tokens after its raw-text prefix (no chat
         template): exact for multi-token continuations, where :meth:`option_logprobs` sees one token."""
-        seqs, starts = [], []
+        heads = {pre: self.tokenize(pre) for pre in set(prefixes)}
+        seqs = []
         for pre, cont in zip(prefixes, continuations):
-            head, tail = self.tokenize(pre), self.tokenize(cont, add_bos=False)
+            tail = self.tokenize(cont, add_bos=False)
             if not tail:
                 raise EngineError(f"continuation {cont!r} has no tokens")
-            seqs.append(head + tail)
-            starts.append(len(head))
+            seqs.append(heads[pre] + tail)
+        return np.array([lp.sum() for lp in self._scored(prefixes, heads, seqs)])
+
+    def _scored(self, prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list[int]]) -> list[np.ndarray]:
+        """Token log-probabilities of each sequence after its prefix. Sequences that share a prefix
+        (and begin with its very tokens) are scored on one decoded copy of it; the rest in full."""
+        out: list = [None] * len(seqs)
+        groups: dict[str, list[int]] = {}
+        for i, (pre, seq) in enumerate(zip(prefixes, seqs)):
+            head = heads[pre]
+            if seq[: len(head)] == head and len(seq) > len(head):
+                groups.setdefault(pre, []).append(i)
         with self.lock:
-            lps = self._runner.token_logprobs(seqs)
-        return np.array([lp[s - 1:].sum() for lp, s in zip(lps, starts)])
+            for pre, idx in groups.items():
+                n = len(heads[pre])
+                fits = [i for i in idx if len(seqs[i]) + 7 <= PREFIX_CELLS]  # + 7: room for capture's row padding
+                if len(fits) < 2:  # one answer alone gains nothing from a shared copy of its prefix
+                    continue
+                for i, lp in zip(fits, self._shared_prefix_runner.prefix_logprobs(heads[pre], [seqs[i][n:] for i in fits])):
+                    out[i] = lp
+            alone = [i for i in range(len(seqs)) if out[i] is None]
+            if alone:
+                starts = [min(len(heads[prefixes[i]]), len(seqs[i]) - 1) for i in alone]
+                for i, lp in zip(alone, self._runner.token_logprobs([seqs[i] for i in alone], starts)):
+                    out[i] = lp
+        return out
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Next-token logits after each text (n_texts, n_vocab), under the current vector."""

@@ -226,3 +226,33 @@ e.llm.close()
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_shared_prefix_scoring_equals_scoring_each_text_in_full(tiny_engine):
+    """answer_logprob / continuation_logprob decode a shared question once per pack (one cache per
+    sequence); the numbers must be those of each text scored alone, in any order and batch."""
+    q = "Describe yourself."
+    answers = [f"answer {'x' * k} number {k}" for k in range(20)]  # 20 > one pack of 16 sequences
+    shared = tiny_engine.answer_logprob([q] * len(answers), answers)
+    alone = np.array([tiny_engine.answer_logprob([q], [a])[0] for a in answers])  # one text: the full path
+    np.testing.assert_allclose(shared, alone, rtol=0, atol=1e-5)
+    reverse = tiny_engine.answer_logprob([q] * len(answers), answers[::-1])[::-1]
+    np.testing.assert_array_equal(shared, reverse)
+    pre = tiny_engine.chat_prompt(q)
+    head = tiny_engine.tokenize(pre)
+    by_hand = [tiny_engine._runner.token_logprobs([tiny_engine.tokenize(pre + a)], [len(head)])[0].mean() for a in answers[:3]]
+    np.testing.assert_allclose(shared[:3], by_hand, atol=1e-5)
+    cont = tiny_engine.continuation_logprob(["The word is"] * 3, [" red", " green", " blue"])
+    single = [tiny_engine.continuation_logprob(["The word is"], [w])[0] for w in (" red", " green", " blue")]
+    np.testing.assert_allclose(cont, single, atol=1e-5)
+
+
+def test_a_texts_numbers_do_not_depend_on_its_batch(tiny_engine):
+    """Sequences start at ROW_ALIGN-aligned rows of a decode, so shifting a text within a batch
+    (the texts before it of every length mod ROW_ALIGN) leaves its log-probs unchanged."""
+    target = tiny_engine.tokenize("a fixed text to score, word by word")
+    alone = tiny_engine._runner.token_logprobs([target])[0]
+    for k in range(1, 9):
+        before = tiny_engine.tokenize("z" * k)
+        got = tiny_engine._runner.token_logprobs([before, target])[1]
+        np.testing.assert_array_equal(got, alone)

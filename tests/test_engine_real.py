@@ -60,3 +60,27 @@ def test_the_safe_cpu_path_gives_the_same_greedy_answer_on_the_default_model(rea
         assert safe.generate(QUESTION, **kw) == real_engine.generate(QUESTION, **kw)
     finally:
         safe.close()
+
+
+def test_scores_do_not_depend_on_batch_layout_on_the_default_model(real_engine):
+    """On this model's quantized kernels a text shifted by a row count that is not a multiple of 4
+    within a decode moved by up to 0.3 nats on a token: the runner aligns every text (ROW_ALIGN)
+    and scores shared-prefix answers in caches of their own, so an item's score is the same
+    alone, in a batch, in any order."""
+    q = "Describe yourself in one sentence."
+    items = ["I like to plan every detail of my holidays.", "Old customs carry a wisdom worth keeping.",
+             "Helping my neighbours is part of my week.", "I enjoy a quiet evening with good food.",
+             "Winning at games matters to me.", "I keep my promises to my friends."]
+    pre = real_engine.chat_prompt(q)
+    head = len(real_engine.tokenize(pre))
+    seqs = [real_engine.tokenize(pre + it) for it in items]
+    alone = [real_engine._runner.token_logprobs([s], [head])[0] for s in seqs]
+    batched = real_engine._runner.token_logprobs(seqs, [head] * len(seqs))
+    for a, b in zip(alone, batched):
+        np.testing.assert_array_equal(a, b)
+    shifted = real_engine._runner.token_logprobs([real_engine.tokenize("one two three")] + seqs, [1] + [head] * len(seqs))[1:]
+    for a, b in zip(alone, shifted):
+        np.testing.assert_array_equal(a, b)
+    shared = real_engine.answer_logprob([q] * len(items), items)
+    np.testing.assert_array_equal(shared, [a.mean() for a in alone])
+    np.testing.assert_array_equal(real_engine.answer_logprob([q] * len(items), items[::-1])[::-1], shared)
