@@ -10,8 +10,9 @@ if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at r
     from .errors import (ControlVectorError, CoupleError, CycleError, DownloadError, EngineError, ModelFileError,
                          NotPositiveDefiniteError, ObjectiveError, SCMError, SingularSystemError,
                          UnsupportedArchitectureError, ValueNameError, ValueSystemError)
-    from .eval_result import EvalResult
-    from .evaluate import EvalProfile, builtin_profiles, eval_items, load_profiles, run_eval
+    from .eval_inputs import builtin_profiles, eval_items, load_profiles
+    from .eval_result import EvalProfile, EvalResult
+    from .evaluate import run_eval
     from .judge import AnswerJudge
     from .measure import Profile
     from .objective import Objective, load_objective, make_objective
@@ -44,8 +45,9 @@ _EXPORTS = {
     **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
     **{n: "steering" for n in ("Ablation", "Steerer", "SteeringPlan")},
     **{n: "vectors" for n in ("Extraction", "extract")},
-    **{n: "evaluate" for n in ("EvalProfile", "run_eval", "builtin_profiles", "load_profiles", "eval_items")},
-    "EvalResult": "eval_result",
+    **{n: "eval_inputs" for n in ("builtin_profiles", "load_profiles", "eval_items")},
+    **{n: "eval_result" for n in ("EvalProfile", "EvalResult")},
+    "run_eval": "evaluate",
     "AnswerJudge": "judge",
     "write_report": "report",
 }

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 
 from .calibrate import FLUENCY_MAX_NLL_RISE, FLUENCY_STRENGTHS, SWEEP_STRENGTH
 from .cli_common import load_engine, load_pack, load_steerer, parse_layers, print_json, progress
 from .contrast import PAIR_KINDS
+from .eval_methods import METHODS
 from .measure import HALF_RANGE, INSTRUMENTS, MID, VARIANTS
 from .vectors import EXTRACTORS
 
@@ -179,7 +181,9 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
 @click.option("--system", default="schwartz10", show_default=True)
 @click.option("--profiles", "profiles_file", type=click.Path(dir_okay=False), default=None,
               help="Target profiles JSON: a list of {name, values, priority}.")
-@click.option("--methods", default=None, help="Comma-separated methods (default: all); see --help text.")
+@click.option("--methods", default=None,
+              help=f"Comma-separated methods (default: all): {', '.join(METHODS)}; vector methods also as "
+                   f"NAME@K, the vector multiplied by K (e.g. couple_lite@2).")
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV instead of the held-out items.")
 @click.option("--instrument", type=INSTRUMENT_CHOICE,
               default="likelihood", show_default=True)
@@ -188,16 +192,14 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
 @click.option("--max-tokens", type=click.IntRange(min=1), default=None, help="Tokens per answer (default 48; 24 with --quick).")
 @click.option("--seed", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True)
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
-              help="Write report.md, results.json and SVG plots here.")
+              help='Write report.md, results.json and SVG plots here (plots need pip install -e ".[report]").')
 @click.option("--from-results", type=click.Path(dir_okay=False), default=None,
               help="Re-render a saved results.json (with --report or --json) instead of running.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def eval_(quick, model, pack_path, system, profiles_file, methods, items, instrument, judge, max_tokens, seed,
           report_dir, from_results, as_json):
-    """Measure how closely each method hits target value profiles (see README, Evaluation).
-
-    Methods: unsteered, value_prompt, prompt_counterfactual, naive_vectors, couple_lite,
-    couple_lite_no_scm, couple_lite_no_decouple, couple_lite_no_abduction, couple_lite+prompt.
+    """Measure how closely each method hits target value profiles (see README, Evaluation; the
+    methods are listed under --methods).
 
     Example: python cli.py eval --quick --report /tmp/eval
     """
@@ -237,7 +239,11 @@ def eval_(quick, model, pack_path, system, profiles_file, methods, items, instru
             progress=show,
         )
     if report_dir:
-        path = write_report(res, report_dir, command="python cli.py " + " ".join(sys.argv[1:]))
+        with warnings.catch_warnings(record=True) as said:  # e.g. 'plots skipped': one line each
+            warnings.simplefilter("always")
+            path = write_report(res, report_dir, command="python cli.py " + " ".join(sys.argv[1:]))
+        for w in said:
+            click.echo(f"warning: {w.message}", err=True)
         click.echo(f"wrote {path}", err=True)
     if as_json:
         print_json(res.model_dump())

