@@ -261,6 +261,23 @@ class BatchRunner:
                 off += len(r)
         return out
 
+    def position_logprobs(self, seqs: list[list[int]], starts: list[int]) -> np.ndarray:
+        """Full next-token log-distributions (positions, n_vocab) float32 at the positions that
+        predict tokens starts[i] .. len - 1 of each sequence, all sequences stacked in order."""
+        out = [None] * len(seqs)
+        for pack in self._packs(seqs):
+            group = [seqs[i] for i in pack]
+            rows = [list(range(max(1, starts[i]) - 1, len(seqs[i]) - 1)) for i in pack]
+            lg = self._decode(group, rows)
+            m = lg.max(axis=1, keepdims=True)
+            z = np.log(np.exp(lg - m).sum(axis=1, keepdims=True, dtype=np.float64)).astype(np.float32)
+            lg -= m + z
+            off = 0
+            for i, r in zip(pack, rows):
+                out[i] = lg[off: off + len(r)]
+                off += len(r)
+        return np.concatenate(out) if out else np.zeros((0, self.n_vocab), dtype=np.float32)
+
     def prefix_logprobs(self, prefix: list[int], continuations: list[list[int]]) -> list[np.ndarray]:
         """log P of every token of each continuation after one shared ``prefix`` (a ``streams``
         runner only): the prefix is decoded once per pack and copied into each sequence's own

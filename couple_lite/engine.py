@@ -450,6 +450,12 @@ class Engine:
                     out[i] = lp
         return out
 
+    def position_logprobs(self, seqs: list[list[int]], starts: list[int]) -> np.ndarray:
+        """Next-token log-distributions (positions, n_vocab) predicting tokens ``starts[i]..`` of
+        each token sequence, under the current vector (the fluency budget's KL reads these)."""
+        with self.lock:
+            return self._runner.position_logprobs(seqs, starts)
+
     def logits(self, texts: Sequence[str]) -> np.ndarray:
         """Next-token logits after each text (n_texts, n_vocab), under the current vector."""
         with self.lock:
