@@ -30,6 +30,7 @@ from .eval_methods import (METHODS, VECTOR_METHODS, Condition, EvalContext, meth
 from .eval_metrics import distinct_n, mae, mean_of, order_preserved, repetition, spearman
 from .eval_result import EvalProfile, EvalResult, MethodRow, summarise
 from .measure import Item, measure
+from .scale import InstrumentScale
 from .steering import Steerer
 
 __all__ = ["EvalProfile", "EvalContext", "Condition", "METHODS", "VECTOR_METHODS", "method", "QUICK", "QUICK_PROFILES",
@@ -73,13 +74,12 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
 
     base_raw, base_nll = _measure(ctx, METHODS["unsteered"](ctx, objectives[0]), instrument, items)
     tick("unsteered profile")
-    raw = np.array([base_raw[n] for n in names])
-    prior_sd = float(np.sqrt(np.diag(steerer.scm.cov)).mean())
-    scale = prior_sd / raw.std() if raw.std() > 1e-9 else 1.0
-    centre = float(steerer.scm.mean.mean())
+    units = InstrumentScale.matching(np.array([base_raw[n] for n in names]), steerer.scm.mean.mean(),
+                                     np.sqrt(np.diag(steerer.scm.cov)).mean())
+    scale = units.factor
 
     def to_scale(p: dict) -> dict:
-        return {n: centre + scale * (p[n] - raw.mean()) for n in names}
+        return {n: float(units.to_scale(p[n])) for n in names}
 
     unsteered = to_scale(base_raw)
     answer_cache: dict[str, str] = {}

@@ -35,6 +35,7 @@ from .objective import Objective
 from .pack import ValuePack
 from .prior import prior_scm
 from .reasoning import plan_counterfactual
+from .scale import InstrumentScale
 from .table import format_table
 from .values import load_value_system
 from .vectors import steering_vector
@@ -114,14 +115,10 @@ class Steerer:
         self.scm = prior_scm(self.system)  # fitted once, reused by every objective
         names = pack.values
         inst = np.array([base[n] for n in names])
-        prior_mean = self.scm.mean
-        prior_sd = np.sqrt(np.diag(self.scm.cov))
-        spread = inst.std()
-        # instrument units -> 1-6 scale: the measured spread across values matches the prior's
-        self.scale = float(prior_sd.mean() / spread) if spread > 1e-9 else 1.0
-        self.factual = prior_mean.mean() + self.scale * (inst - inst.mean())
+        self.units = InstrumentScale.matching(inst, self.scm.mean.mean(), np.sqrt(np.diag(self.scm.cov)).mean())
+        self.factual = self.units.to_scale(inst)
         sds = pack.metrics.get("unsteered_sd") or {}
-        self.obs_sd = {n: self.scale * sds[n] if n in sds else FALLBACK_OBS_SD for n in names}
+        self.obs_sd = {n: float(self.units.change_to_scale(sds[n])) if n in sds else FALLBACK_OBS_SD for n in names}
         R = pack.response
         self._R = R
         lam = RIDGE * float(np.mean(np.sum(R * R, axis=1)))
@@ -143,7 +140,7 @@ class Steerer:
                                  self.obs_sd if ab.abduction else 0.0, scm=self.scm, top_paths=3 if explain else 0)
         factual = cf.factual
         counter = dict(cf.counterfactual) if ab.scm else {n: objective.targets.get(n, factual[n]) for n in names}
-        delta = np.array([counter[n] - factual[n] for n in names]) / self.scale  # instrument units
+        delta = self.units.change_to_instrument([counter[n] - factual[n] for n in names])
         w = np.array([objective.weights.get(n, 0.0) if n in objective.targets else UNNAMED_WEIGHT for n in names])
         w = w / w.max()
         if not ab.scm:
@@ -170,7 +167,7 @@ class Steerer:
         if reached < 1:
             warnings.append(f"the objective needs {1 / reached:.1f}x the fluency limit; steering at the limit "
                             f"reaches about {100 * reached:.0f}% of the requested change")
-        predicted_inst = (R.T @ c) * self.scale
+        predicted_inst = self.units.change_to_scale(R.T @ c)
         predicted = {n: float(factual[n] + predicted_inst[k]) for k, n in enumerate(names)}
         return SteeringPlan(
             model=self.model_name, objective=objective, ablation=ab, factual=factual, counterfactual=counter,

@@ -58,7 +58,7 @@ def test_ablations(tiny_engine, extraction):
     assert any(abs(full.counterfactual[n] - full.factual[n]) > 0.05 for n in NAMES if n != "care")
     plain = st.plan(obj, Ablation(decouple=False))
     i = NAMES.index("care")
-    delta = (plain.counterfactual["care"] - plain.factual["care"]) / st.scale
+    delta = st.units.change_to_instrument(plain.counterfactual["care"] - plain.factual["care"])
     assert plain.coefficients["care"] == pytest.approx(delta / st.pack.response[i, i])
     prior = st.plan(obj, Ablation(abduction=False))
     np.testing.assert_allclose([prior.factual[n] for n in NAMES], prior_scm(MF).mean, atol=1e-9)
