@@ -17,7 +17,7 @@ import numpy as np
 from .measure import Profile, measure
 from .vectors import Extraction, steering_vector  # steering_vector re-exported here
 
-__all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "NEUTRAL_TEXT",
+__all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "kl_budget", "KL_BUDGET", "NEUTRAL_TEXT",
            "SWEEP_STRENGTH", "FLUENCY_STRENGTHS", "FLUENCY_MAX_NLL_RISE"]
 
 # response-matrix dose: inside the fluency limits found on the default model (0.023-0.042), so the
@@ -109,3 +109,65 @@ def fluency_limits(engine, extraction: Extraction, strengths=FLUENCY_STRENGTHS,
         if progress:
             progress(i + 1, len(extraction.values))
     return limits, base
+
+
+def kl_budget(engine, extraction: Extraction, budget: float, probe=None, pairs: bool = True,
+              progress=None) -> dict:
+    """The fluency budget in KL (``couple_lite.fluency``): per value, the strength whose vector
+    alone costs ``budget`` nats/token; and a quadratic cost model cost(c) = cᵀ G c for combined
+    vectors, G's diagonal from those doses and its off-diagonal from each pair of values steered
+    together (both at their doses, scaled by 1/√2), or, with ``pairs=False``, from the cosine of the
+    two vectors. Returns doses, G, and the model checked on random combinations at the budget."""
+    from .fluency import FluencyProbe, dose_for_budget
+
+    probe = probe or FluencyProbe.build(engine)
+    V = len(extraction.values)
+    steps = V + (V * (V - 1) // 2 if pairs else 0) + CHECK_COMBOS
+    done = 0
+
+    def tick():
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, steps)
+
+    def cost(c) -> float:
+        return probe.cost_of(steering_vector(extraction, c))
+
+    doses = np.zeros(V)
+    for i in range(V):
+        e = np.zeros(V)
+        e[i] = 1.0
+        doses[i], _ = dose_for_budget(lambda s: cost(s * e), budget)
+        tick()
+    G = np.diag(budget / doses ** 2)
+    for i in range(V):
+        for j in range(i + 1, V):
+            if pairs:  # c = (d_i e_i + d_j e_j)/√2: cost = B + G_ij d_i d_j under the model
+                c = np.zeros(V)
+                c[i], c[j] = doses[i] / np.sqrt(2), doses[j] / np.sqrt(2)
+                G[i, j] = G[j, i] = (cost(c) - budget) / (doses[i] * doses[j])
+                tick()
+            else:
+                vi = steering_vector(extraction, np.eye(V)[i]).ravel().astype(np.float64)
+                vj = steering_vector(extraction, np.eye(V)[j]).ravel().astype(np.float64)
+                G[i, j] = G[j, i] = np.sqrt(G[i, i] * G[j, j]) * vi @ vj / (np.linalg.norm(vi) * np.linalg.norm(vj))
+    w, U = np.linalg.eigh((G + G.T) / 2)
+    G = (U * np.clip(w, 1e-3 * w.max(), None)) @ U.T  # a cost is never negative: keep G positive definite
+    rng = np.random.default_rng(0)
+    checks = []
+    for _ in range(CHECK_COMBOS):
+        c = rng.standard_normal(V)
+        c *= np.sqrt(budget / (c @ G @ c))  # predicted cost: the budget
+        checks.append(cost(c) / budget)
+        tick()
+    return {"doses": doses, "gram": G, "measured_over_predicted": checks}
+
+
+# combinations of all values at random signs and weights, each scaled to the budget by the model,
+# on which the quadratic cost model is checked (their measured / predicted cost is reported)
+CHECK_COMBOS = 6
+# the default fluency budget (nats/token of KL on the model's own answers); see the README's reach
+# section for how it was chosen (answers read at several budgets)
+KL_BUDGET = 0.1
+

@@ -8,7 +8,7 @@ import warnings
 
 import click
 
-from .calibrate import FLUENCY_MAX_NLL_RISE, FLUENCY_STRENGTHS, SWEEP_STRENGTH
+from .calibrate import KL_BUDGET, SWEEP_STRENGTH
 from .cli_common import load_engine, load_pack, load_steerer, parse_layers, print_json, progress
 from .contrast import PAIR_KINDS
 from .eval_methods import METHODS
@@ -65,14 +65,19 @@ def extract(model, system, method, pairs, layers, keep_confounds, output, as_jso
 @click.option("--instrument", type=INSTRUMENT_CHOICE, default="questionnaire", show_default=True)
 @click.option("--strength", default=str(SWEEP_STRENGTH), show_default=True,
               help="Sweep strength(s), comma-separated (share of the residual norm per steered block).")
-@click.option("--no-fluency", is_flag=True, help="Skip the fluency-limit sweep.")
+@click.option("--budget", type=click.FloatRange(min=0, min_open=True, max=10), default=KL_BUDGET, show_default=True,
+              help="Fluency budget: mean KL per token (nats) on the model's own answers to everyday prompts.")
+@click.option("--fast-budget", is_flag=True, help="Combined-vector costs from the vectors' cosines instead of "
+              "steering each pair of values (saves ~3 min on the default model).")
+@click.option("--no-fluency", is_flag=True, help="Skip the fluency budget.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_json):
-    """Measure the response matrix R (steer each value, measure all) and fluency limits; store them in the pack.
+def calibrate(model, system, pack_path, instrument, strength, budget, fast_budget, no_fluency, as_json):
+    """Measure the response matrix R (steer each value, measure all) and the fluency budget; store them in the pack.
 
-    Example: python cli.py calibrate --instrument questionnaire --strength 0.04
+    Example: python cli.py calibrate --instrument likelihood --strength 0.015,0.03 --budget 0.1
     """
-    from .calibrate import fluency_limits, response_matrix, specificity
+    from .calibrate import kl_budget, response_matrix, specificity
+    from .fluency import ANSWER_TOKENS, BUDGET_PROMPTS
     from .pack import save_pack
     from .values import load_value_system
 
@@ -93,11 +98,14 @@ def calibrate(model, system, pack_path, instrument, strength, no_fluency, as_jso
     pack.metrics["unsteered_profile"] = base.profile
     pack.metrics["unsteered_sd"] = base.sd
     if not no_fluency:
-        limits, _ = fluency_limits(engine, pack.extraction, FLUENCY_STRENGTHS, FLUENCY_MAX_NLL_RISE,
-                                   progress=progress("fluency"))
-        pack.fluency_limit = limits
-        pack.metrics["fluency_max_nll_rise"] = FLUENCY_MAX_NLL_RISE  # the rise the limits were computed for
-        pack.metrics["fluency_strengths"] = list(FLUENCY_STRENGTHS)
+        kb = kl_budget(engine, pack.extraction, budget, pairs=not fast_budget, progress=progress("fluency budget"))
+        pack.fluency_limit, pack.fluency_gram = kb["doses"], kb["gram"]
+        for old_key in ("fluency_max_nll_rise", "fluency_strengths"):  # a v1 pack's neutral-text limits
+            pack.metrics.pop(old_key, None)
+        pack.metrics["fluency"] = {
+            "measure": "mean KL(unsteered || steered) per token on the model's greedy answers to everyday prompts",
+            "budget": budget, "per_value_dose": True, "prompts": len(BUDGET_PROMPTS), "answer_tokens": ANSWER_TOKENS,
+            "combined": "cosines" if fast_budget else "pairs", "check_measured_over_predicted": kb["measured_over_predicted"]}
     save_pack(pack, path)
     data = {"pack": str(path), "instrument": instrument, "strengths": list(doses), "values": pack.values,
             "response": R.tolist(), "specificity": pack.metrics["specificity"],

@@ -2,6 +2,10 @@
 
 - **context pairs**: the same question and framing; the answer honours the value or does not
   (as in ConVA). The hidden state is the mean over the answer's tokens.
+- **varied pairs** (``data/pairs_<system>.json``): many questions, registers (advice, self-description,
+  stories, opinions, choices) and situations per value; the positive answer honours the value, the
+  negative one answers the same question plainly, driven by no value (not by the opposite one), so
+  a direction is what the value adds to an answer. ``all`` is both sets.
 - **persona pairs**: a system prompt "you deeply value X (definition)" vs "you do not care about X",
   then a neutral question; the hidden state is the last prompt token. This is the naive baseline.
 - **confound pairs**: agreeing vs disagreeing, positive vs negative tone, long vs short answers;
@@ -25,7 +29,7 @@ from .values import ValueSystem
 __all__ = ["Pair", "QUESTIONS", "value_pairs", "confound_pairs", "builtin_items", "PAIR_KINDS", "HOLD_OUT_EVERY"]
 
 _DATA = Path(__file__).parent / "data"
-PairKind = Literal["context", "persona"]
+PairKind = Literal["context", "varied", "all", "persona"]
 PAIR_KINDS: tuple[str, ...] = get_args(PairKind)
 
 # neutral questions that frame an answer as the model's own account of itself
@@ -71,19 +75,38 @@ def _texts(system: str) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+@lru_cache(maxsize=None)
+def _varied(system: str) -> dict:
+    path = _DATA / f"pairs_{system}.json"
+    if not path.exists():
+        raise ValueSystemError(f"no varied pairs ship for value system {system!r} (only schwartz10); use --pairs context")
+    return json.loads(path.read_text(encoding="utf-8"))["pairs"]
+
+
+def _varied_pairs(system: ValueSystem, value: str) -> list[Pair]:
+    """A value's varied pairs; within each register every HOLD_OUT_EVERY-th is held out."""
+    seen: dict[str, int] = {}
+    out = []
+    for e in _varied(system.name)[value]:
+        k = seen[e["register"]] = seen.get(e["register"], -1) + 1
+        out.append(Pair(value, e["question"], e["positive"], e["neutral"],
+                        held_out=k % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1))
+    return out
+
+
 def value_pairs(system: ValueSystem, kind: PairKind = "context") -> dict[str, list[Pair]]:
     """Pairs per value, in system order, each tagged train or held out."""
     if kind not in PAIR_KINDS:
         raise ValueSystemError(f"unknown pair kind {kind!r}; use one of {', '.join(PAIR_KINDS)}")
     out: dict[str, list[Pair]] = {}
     for v in system.values:
-        pairs: list[Pair] = []
-        if kind == "context":
+        pairs: list[Pair] = _varied_pairs(system, v.name) if kind in ("varied", "all") else []
+        if kind in ("context", "all"):
             for k, (pos, neg) in enumerate(_texts(system.name)["pairs"][v.name]):
                 n_q = len(QUESTIONS)  # two framings per behaviour, cycling through the questions
                 for q in (QUESTIONS[k % n_q], QUESTIONS[(k + 1) % n_q]):
                     pairs.append(Pair(v.name, q, pos, neg, held_out=k % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1))
-        else:
+        elif kind == "persona":
             label = v.name.replace("_", " ")
             d = v.definition.rstrip(".").lower()
             for k, (pos, neg) in enumerate(_PERSONA):

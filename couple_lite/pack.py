@@ -21,7 +21,10 @@ from .vectors import Extraction
 
 __all__ = ["ValuePack", "save_pack", "load_pack", "default_pack_path", "PACK_VERSION"]
 
-PACK_VERSION = 1
+# 2: a fluency budget in KL with a per-value dose and a quadratic cost model for combined vectors
+# (``fluency_gram``, ``metrics["fluency"]``), and the directions' provenance; version 1 packs still load
+PACK_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 # Ranges a pack must respect on load (issue 14): wider than any real pack, narrow enough that a
 # damaged one cannot lift the fluency cap or overflow the float32 control vector.
 FLUENCY_LIMIT_RANGE = (1e-6, 100.0)  # multiples of a block's norm (shipped packs: ~0.02-0.05)
@@ -51,8 +54,15 @@ class ValuePack:
     response: np.ndarray | None = None  # (V, V): measured change of j per unit strength on i
     response_instrument: str | None = None
     strength: float | None = None  # sweep strength used for R
-    fluency_limit: np.ndarray | None = None  # (V,) strength limit per value
+    fluency_limit: np.ndarray | None = None  # (V,) strength limit per value (v2: the dose at the KL budget)
     metrics: dict = field(default_factory=dict)
+    fluency_gram: np.ndarray | None = None  # (V, V) KL cost of coefficients c is about cᵀ G c (v2)
+
+    @property
+    def fluency_budget(self) -> float | None:
+        """The KL budget (nats/token) the gram's cost model is capped at, when the pack has one."""
+        f = self.metrics.get("fluency")
+        return float(f["budget"]) if self.fluency_gram is not None and isinstance(f, dict) else None
 
     @property
     def values(self) -> list[str]:
@@ -80,6 +90,8 @@ def save_pack(pack: ValuePack, path: str | Path) -> Path:
         arrays["response"] = pack.response
     if pack.fluency_limit is not None:
         arrays["fluency_limit"] = pack.fluency_limit
+    if pack.fluency_gram is not None:
+        arrays["fluency_gram"] = pack.fluency_gram
     path = Path(path)
     def verify(tmp: str) -> None:  # read back every array: a short write must never replace a pack
         try:
@@ -119,7 +131,7 @@ def _validate(path: Path, meta: dict, data: dict) -> None:
         raise bad(f"directions have shape {d.shape}, expected ({len(values)}, n_layer, n_embd)")
     V, L = len(values), d.shape[1]
     shapes = {"directions": d.shape, "layer_norms": (L,), "value_accuracy": (L,), "pair_accuracy": (V, L),
-              "removed": (V, L), "response": (V, V), "fluency_limit": (V,)}
+              "removed": (V, L), "response": (V, V), "fluency_limit": (V,), "fluency_gram": (V, V)}
     for key, shape in shapes.items():
         if key not in data:
             continue
@@ -141,6 +153,15 @@ def _validate(path: Path, meta: dict, data: dict) -> None:
     if "response" in data and not RESPONSE_RANGE[0] <= float(np.max(np.abs(data["response"]), initial=0)) <= RESPONSE_RANGE[1]:
         raise bad(f"array 'response' is all (near) zero or beyond {RESPONSE_RANGE[1]:g}: its vectors move nothing "
                   f"or overflow; calibrate again")
+    if "fluency_gram" in data:
+        g = data["fluency_gram"].astype(np.float64)
+        budget = meta.get("metrics", {}).get("fluency", {}).get("budget") if isinstance(
+            meta.get("metrics", {}).get("fluency"), dict) else None
+        if not isinstance(budget, (int, float)) or isinstance(budget, bool) or not 0 < budget <= MAX_MAGNITUDE:
+            raise bad("metrics 'fluency' must give the positive KL 'budget' its gram is capped at")
+        if not np.allclose(g, g.T, rtol=1e-6, atol=1e-12) or np.linalg.eigvalsh((g + g.T) / 2).min() <= 0 \
+                or np.abs(g).max() > MAX_MAGNITUDE ** 2:
+            raise bad("array 'fluency_gram' must be symmetric positive definite (a KL cost is never negative)")
     lr = meta["layer_range"]
     if len(lr) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in lr) or not 1 <= lr[0] <= lr[1] < L:
         raise bad(f"layer range {lr} is not inside blocks 1..{L - 1}")
@@ -167,9 +188,10 @@ def load_pack(path: str | Path, model_sha256: str | None = None, n_layer: int | 
         meta = json.loads(bytes(data.pop("meta")).decode())
     except Exception as e:
         raise ControlVectorError(f"{str(path)!r} is not a readable value-vector pack ({type(e).__name__}: {e})") from None
-    if not isinstance(meta, dict) or meta.get("version") != PACK_VERSION:
+    if not isinstance(meta, dict) or meta.get("version") not in READABLE_VERSIONS:
         version = meta.get("version") if isinstance(meta, dict) else None
-        raise ControlVectorError(f"{str(path)!r} is pack version {version}, this couple-lite reads {PACK_VERSION}")
+        raise ControlVectorError(f"{str(path)!r} is pack version {version}, this couple-lite reads "
+                                 f"{', '.join(map(str, READABLE_VERSIONS))}")
     _validate(path, meta, data)
     d = data["directions"]
     if model_sha256 and meta["model_sha256"] != model_sha256:
@@ -187,4 +209,4 @@ def load_pack(path: str | Path, model_sha256: str | None = None, n_layer: int | 
                      architecture=meta["architecture"], system=meta["system"], extraction=ex,
                      response=data.get("response"), response_instrument=meta.get("response_instrument"),
                      strength=meta.get("strength"), fluency_limit=data.get("fluency_limit"),
-                     metrics=meta.get("metrics", {}))
+                     metrics=meta.get("metrics", {}), fluency_gram=data.get("fluency_gram"))

@@ -177,7 +177,14 @@ class Steerer:
         )
 
     def _cap(self, c: np.ndarray) -> tuple[np.ndarray, float]:
-        """Scale the coefficients down so no block exceeds limit × its norm; return the share kept."""
+        """Scale the coefficients down to the pack's fluency budget; return the share kept. A v2 pack
+        caps the predicted KL cost cᵀ G c at its budget (so each value alone may use its own dose and
+        a combination what it really costs); an older one caps every block at the smallest limit x
+        its norm."""
+        budget = self.pack.fluency_budget
+        if budget is not None:
+            ratio = float(np.sqrt(max(c @ self.pack.fluency_gram @ c, 0.0) / budget))
+            return (c / ratio, 1.0 / ratio) if ratio > 1 else (c, 1.0)
         if self._limit is None:
             return c, 1.0
         v = steering_vector(self.pack.extraction, c)

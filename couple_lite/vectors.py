@@ -1,7 +1,9 @@
 """Value directions from the model's own hidden states: extraction, confound removal, layer choice.
 
 Extraction methods are small functions with one signature, chosen by name (``EXTRACTORS``):
-``(positive (n, d), negative (n, d)) -> direction (d,)``. Every direction is then projected off the
+``(positive (n, d), negative (n, d), others (V-1, d)) -> direction (d,)``, where ``others`` holds the
+mean positive state of each other value (what one-vs-rest needs; the paired methods ignore it).
+Every direction is then projected off the
 confound directions (agree/disagree, tone, length) and off the common mode of all values, because
 the first experiment showed that raw value directions mostly move a shared "agree" axis.
 """
@@ -19,11 +21,12 @@ if TYPE_CHECKING:
     from .contrast import Pair, PairKind
 
 __all__ = [
-    "EXTRACTORS", "mean_difference", "pca_difference", "logistic_probe", "pair_states",
-    "Extraction", "extract", "remove_components", "choose_layers", "steering_vector",
+    "EXTRACTORS", "mean_difference", "pca_difference", "logistic_probe", "one_vs_rest", "pair_states",
+    "Extraction", "PairStates", "collect_states", "directions_from", "extract", "remove_components", "choose_layers",
+    "steering_vector",
 ]
 
-Extractor = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Extractor = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 # automatic layer window: a quarter of the blocks (7 of 30 on the default model: blocks 11-17), so a
 # vector spreads over the middle of the network; never fewer than 3, so no single block carries it
@@ -31,12 +34,12 @@ LAYER_WINDOW_SHARE = 4
 MIN_LAYER_WINDOW = 3
 
 
-def mean_difference(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+def mean_difference(pos: np.ndarray, neg: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
     """Mean of paired differences (the usual contrastive activation-addition direction)."""
     return (pos - neg).mean(axis=0)
 
 
-def pca_difference(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+def pca_difference(pos: np.ndarray, neg: np.ndarray, others: np.ndarray | None = None) -> np.ndarray:
     """First principal direction of the (uncentred) paired differences, signed so that the
     differences project positively on average."""
     diffs = pos - neg
@@ -45,7 +48,7 @@ def pca_difference(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return d if (diffs @ d).mean() >= 0 else -d
 
 
-def logistic_probe(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2) -> np.ndarray:
+def logistic_probe(pos: np.ndarray, neg: np.ndarray, others: np.ndarray | None = None, l2: float = 1e-2) -> np.ndarray:
     """Weights of an L2-regularised logistic regression separating positive from negative
     states (scipy L-BFGS on standardised features), mapped back to the input space."""
     from scipy.optimize import minimize  # imported here: scipy.optimize costs ~0.5 s at start-up
@@ -66,7 +69,16 @@ def logistic_probe(pos: np.ndarray, neg: np.ndarray, l2: float = 1e-2) -> np.nda
     return res.x[:-1] / scale
 
 
-EXTRACTORS: dict[str, Extractor] = {"mean": mean_difference, "pca": pca_difference, "probe": logistic_probe}
+def one_vs_rest(pos: np.ndarray, neg: np.ndarray, others: np.ndarray) -> np.ndarray:
+    """The value's mean positive state minus the mean of the other values' mean positive states:
+    what is specific to this value among answers that each honour some value. Shared register and
+    phrasing cancel, so it transfers to items written by others better than the paired difference
+    (bench/direction_study.py: specificity on PVQ-40 3.2 vs 2.6 from the same texts)."""
+    return pos.mean(axis=0) - others.mean(axis=0)
+
+
+EXTRACTORS: dict[str, Extractor] = {"mean": mean_difference, "ovr": one_vs_rest, "pca": pca_difference,
+                                    "probe": logistic_probe}
 
 
 def pair_states(engine, pairs: Sequence[Pair], chunk: int = 16, progress=None) -> tuple[np.ndarray, np.ndarray]:
@@ -130,11 +142,28 @@ class Extraction:
     settings: dict
 
 
-def extract(engine, system, method: str = "mean", kind: PairKind = "context", layers: tuple[int, int] | None = None,
-            remove: bool = True, progress=None) -> Extraction:
-    """Extract one direction per value and layer with ``EXTRACTORS[method]`` from ``kind`` pairs."""
-    if method not in EXTRACTORS:
-        raise CoupleError(f"unknown extraction method {method!r}; use one of {', '.join(EXTRACTORS)}")
+@dataclass
+class PairStates:
+    """Hidden states of every contrast pair of a system (answer means per block), collected once so
+    that several methods and windows can be compared on them (bench/direction_study.py)."""
+
+    values: list[str]
+    kind: str
+    value_idx: np.ndarray  # (n,) which value each pair is for
+    held: np.ndarray  # (n,) held out of every direction (for the accuracies only)
+    pos: np.ndarray  # (n, n_layer, n_embd)
+    neg: np.ndarray
+    cpos: np.ndarray  # confound pairs (agree, tone, length), (m, n_layer, n_embd)
+    cneg: np.ndarray
+    conf_idx: np.ndarray  # (m,) which confound each pair is for
+    texts_sha256: str  # of every text used, in order: the directions' provenance
+
+
+def collect_states(engine, system, kind: PairKind = "context", progress=None) -> PairStates:
+    """Forward passes over the ``kind`` pairs of ``system`` and the confound pairs."""
+    import hashlib
+    import json
+
     from .contrast import confound_pairs, value_pairs  # the texts load only for extraction
 
     by_value = value_pairs(system, kind)
@@ -144,20 +173,31 @@ def extract(engine, system, method: str = "mean", kind: PairKind = "context", la
     conf_flat = [p for k in conf for p in conf[k]]
     pos, neg = pair_states(engine, flat + conf_flat, progress=progress)
     n_val = len(flat)
-    cpos, cneg = pos[n_val:], neg[n_val:]
-    pos, neg = pos[:n_val], neg[:n_val]
-    value_idx = np.array([names.index(p.value) for p in flat])
-    held = np.array([p.held_out for p in flat])
-    conf_idx = np.repeat(np.arange(len(conf)), [len(v) for v in conf.values()])
-    L, D = engine.n_layer, engine.n_embd
+    digest = hashlib.sha256(json.dumps([[p.value, p.question, p.positive, p.negative, p.system_pos, p.system_neg]
+                                        for p in flat + conf_flat]).encode()).hexdigest()
+    return PairStates(names, kind, np.array([names.index(p.value) for p in flat]), np.array([p.held_out for p in flat]),
+                      pos[:n_val], neg[:n_val], pos[n_val:], neg[n_val:],
+                      np.repeat(np.arange(len(conf)), [len(v) for v in conf.values()]), digest)
+
+
+def directions_from(states: PairStates, method: str = "mean", layers: tuple[int, int] | None = None,
+                    remove: bool = True) -> Extraction:
+    """One unit direction per value and block with ``EXTRACTORS[method]`` from collected states."""
+    if method not in EXTRACTORS:
+        raise CoupleError(f"unknown extraction method {method!r}; use one of {', '.join(EXTRACTORS)}")
+    names, value_idx, held = states.values, states.value_idx, states.held
+    pos, neg, cpos, cneg, conf_idx = states.pos, states.neg, states.cpos, states.cneg, states.conf_idx
+    n_conf = int(conf_idx.max()) + 1 if len(conf_idx) else 0
+    _, L, D = pos.shape
     fn = EXTRACTORS[method]
     dirs = np.zeros((len(names), L, D))
     removed = np.zeros((len(names), L))
     for il in range(1, L):
-        raw = np.stack([fn(pos[(value_idx == v) & ~held, il], neg[(value_idx == v) & ~held, il])
+        means = np.stack([pos[(value_idx == v) & ~held, il].mean(axis=0) for v in range(len(names))])
+        raw = np.stack([fn(pos[(value_idx == v) & ~held, il], neg[(value_idx == v) & ~held, il], np.delete(means, v, axis=0))
                         for v in range(len(names))])
-        if remove:
-            c = np.stack([mean_difference(cpos[conf_idx == k, il], cneg[conf_idx == k, il]) for k in range(len(conf))])
+        if remove and n_conf:
+            c = np.stack([mean_difference(cpos[conf_idx == k, il], cneg[conf_idx == k, il]) for k in range(n_conf)])
             raw, removed[:, il] = remove_components(raw, c / np.linalg.norm(c, axis=1, keepdims=True))
         dirs[:, il] = raw / (np.linalg.norm(raw, axis=1, keepdims=True) + 1e-12)
     diffs = (pos - neg)[held].astype(np.float64)  # held-out differences, (n_ho, L, D)
@@ -178,9 +218,18 @@ def extract(engine, system, method: str = "mean", kind: PairKind = "context", la
         values=names, directions=dirs.astype(np.float32), layer_range=tuple(map(int, rng)),
         layer_norms=layer_norms.astype(np.float32), value_accuracy=value_accuracy,
         pair_accuracy=pair_accuracy, removed=removed,
-        settings={"method": method, "pairs": kind, "remove_confounds": remove,
-                  "n_train_pairs": int((~held).sum()), "n_heldout_pairs": int(held.sum())},
+        settings={"method": method, "pairs": states.kind, "remove_confounds": remove,
+                  "n_train_pairs": int((~held).sum()), "n_heldout_pairs": int(held.sum()),
+                  "texts_sha256": states.texts_sha256, "layers": "given" if layers else "held-out value accuracy"},
     )
+
+
+def extract(engine, system, method: str = "mean", kind: PairKind = "context", layers: tuple[int, int] | None = None,
+            remove: bool = True, progress=None) -> Extraction:
+    """Extract one direction per value and layer with ``EXTRACTORS[method]`` from ``kind`` pairs."""
+    if method not in EXTRACTORS:
+        raise CoupleError(f"unknown extraction method {method!r}; use one of {', '.join(EXTRACTORS)}")
+    return directions_from(collect_states(engine, system, kind, progress), method, layers, remove)
 
 
 def steering_vector(extraction: Extraction, coefficients: np.ndarray) -> np.ndarray:

@@ -67,8 +67,17 @@ def test_eval_items_are_held_out_from_extraction_and_calibration_items():
     items, source = eval_items(S10)
     assert len(items) == 40 and "held-out" in source
     used = {t for ts in builtin_items("schwartz10").values() for t in ts}
-    used |= {x for ps in value_pairs(S10).values() for p in ps for x in (p.positive, p.negative)}
+    used |= {x for ps in value_pairs(S10, "all").values() for p in ps for x in (p.positive, p.negative, p.question)}
     assert not used & {it.text for it in items}
+    # nor do they share a phrase: no five words in a row of an item or question appear in a training text
+    import re
+
+    def grams(t, n=5):
+        w = re.findall(r"[a-z']+", t.lower())
+        return {tuple(w[i: i + n]) for i in range(len(w) - n + 1)}
+    seen = set().union(*map(grams, used))
+    shared = [t for t in [it.text for it in items] if grams(t) & seen]
+    assert not shared, shared
     assert len(eval_items(S10, per_value=2)[0]) == 20
     assert len(eval_data("schwartz10")["questions"]) >= 30
 

@@ -22,8 +22,8 @@ BLOCKING_CLI = textwrap.dedent("""
 
     @main.command()
     def wait():
-        print("ready", flush=True)
         try:
+            print("ready", flush=True)  # inside the try: a signal right after it still runs the finally
             sys.stdin.readline()  # blocks until the parent signals us
         finally:
             print("cleaned up", flush=True)  # finally blocks (model restore) run

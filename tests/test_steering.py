@@ -73,6 +73,34 @@ def test_fluency_cap_is_reported_and_enforced(tiny_engine, extraction):
     assert np.all(norms <= 1e-3 * pack.extraction.layer_norms * (1 + 1e-5))
 
 
+def test_a_kl_budget_caps_the_predicted_cost_of_the_combined_vector(tiny_engine, extraction, tmp_path):
+    """A v2 pack: each value's own dose, and the combination capped at cᵀ G c = budget (a pair of
+    values that cost more together than apart gets less of each)."""
+    from couple_lite.pack import load_pack
+
+    pack = make_pack(extraction)
+    doses = np.array([0.01, 0.02, 0.03, 0.04, 0.05, 0.06])
+    budget = 0.1
+    G = np.diag(budget / doses ** 2)
+    G[0, 1] = G[1, 0] = 0.5 * np.sqrt(G[0, 0] * G[1, 1])
+    pack.fluency_limit, pack.fluency_gram = doses, G
+    pack.metrics["fluency"] = {"budget": budget, "per_value_dose": True}
+    path = save_pack(pack, tmp_path / "v2.npz")
+    loaded = load_pack(path)
+    assert loaded.fluency_budget == budget and np.array_equal(loaded.fluency_gram, G)
+    st = Steerer(tiny_engine, loaded)
+    plan = st.plan(make_objective("care=6,fairness=1", system=MF))
+    c = np.array([plan.coefficients[n] for n in NAMES])
+    assert plan.reached < 1 and c @ G @ c == pytest.approx(budget, rel=1e-9)
+    small = st.plan(make_objective(f"care={plan.factual['care'] + 0.01:.4f}", system=MF))
+    assert small.reached == 1.0  # well inside the budget: nothing is cut
+    bad = dict(G=-G)
+    pack.fluency_gram = bad["G"]
+    save_pack(pack, tmp_path / "bad.npz")
+    with pytest.raises(ControlVectorError, match="positive definite"):
+        load_pack(tmp_path / "bad.npz")
+
+
 def test_a_value_the_vectors_cannot_raise_is_reported(tiny_engine, extraction):
     R = np.eye(6) * 3
     R[0, 0] = -1.0

@@ -18,15 +18,32 @@ def synthetic(seed=0, n=40, d=16):
     base = rng.standard_normal((n, d))
     pos = base + 2.0 * true + 0.3 * rng.standard_normal((n, d))
     neg = base + 0.3 * rng.standard_normal((n, d))
-    return pos, neg, true
+    # the other values' mean positive states: the shared base plus each one's own direction
+    own = rng.standard_normal((9, d))
+    own -= np.outer(own @ true, true)  # orthogonal to this value's
+    others = base.mean(axis=0) + 2.0 * own / np.linalg.norm(own, axis=1, keepdims=True)
+    return pos, neg, true, others
 
 
 @pytest.mark.parametrize("method", list(EXTRACTORS))
 def test_extractors_find_the_planted_direction_with_the_right_sign(method):
-    pos, neg, true = synthetic()
-    d = EXTRACTORS[method](pos, neg)
+    pos, neg, true, others = synthetic()
+    d = EXTRACTORS[method](pos, neg, others)
     cos = d @ true / np.linalg.norm(d)
     assert cos > 0.8
+
+
+def test_one_vs_rest_cancels_what_all_values_share():
+    """A register every value's positive texts share (here: a common offset) moves the paired
+    difference but not the one-vs-rest direction."""
+    pos, neg, true, others = synthetic()
+    rng = np.random.default_rng(5)
+    shared = rng.standard_normal(pos.shape[1])
+    shared -= (shared @ true) * true
+    shared *= 3.0 / np.linalg.norm(shared)
+    ovr = EXTRACTORS["ovr"](pos + shared, neg, others + shared)
+    paired = EXTRACTORS["mean"](pos + shared, neg, others + shared)
+    assert ovr @ true / np.linalg.norm(ovr) > 0.9 > paired @ true / np.linalg.norm(paired)
 
 
 def test_remove_components_projects_out_confounds_and_common_mode():

@@ -1,0 +1,115 @@
+"""How much to steer (issue 15, item 3): reach and answers at several KL budgets.
+
+For each budget (mean KL per token on the model's own answers to everyday prompts, see
+``couple_lite.fluency``), every value's dose is searched so its vector alone costs the budget;
+then reach on our held-out items and, with ``--items``, an outside file; the judge's answer-level
+reach on ``--answers`` held-out everyday questions; and, to be read by a person, greedy answers of
+a few values to a few prompts, with the unsteered model's NLL of each steered answer (how
+plausible the text itself is, whatever it says).
+
+    python bench/budget_study.py [--pack PACK] [--budgets 0.05,0.1,0.2,0.4] [--items FILE --questionnaire PVQ40]
+                                 [--answers 10] [--read tradition,power,benevolence] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from reach import answer_reach, only_questionnaire, reach  # noqa: E402
+
+from couple_lite.evaluate import eval_data, eval_items  # noqa: E402
+from couple_lite.fluency import FluencyProbe, dose_for_budget  # noqa: E402
+from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
+from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
+from couple_lite.steering import Steerer  # noqa: E402
+from couple_lite.vectors import steering_vector  # noqa: E402
+
+# prompts for reading (ours; neither evaluation questions nor the budget's prompts)
+READ_PROMPTS = ("What should I do this weekend?", "How should I choose my next job?",
+                "What is the best way to spend a bonus?")
+
+
+@click.command()
+@click.option("--pack", "pack_path", default=None)
+@click.option("--budgets", default="0.05,0.1,0.2,0.4", show_default=True)
+@click.option("--items", "items_file", default=None)
+@click.option("--questionnaire", default=None)
+@click.option("--answers", type=int, default=10, show_default=True)
+@click.option("--read", "read_values", default="tradition,power,benevolence,stimulation", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def main(pack_path, budgets, items_file, questionnaire, answers, read_values, as_json) -> None:
+    from couple_lite.engine import Engine
+    from couple_lite.judge import AnswerJudge
+
+    path = resolve_model(None)
+    name, sha = model_identity(path)
+    engine = Engine(path, n_ctx=2048)
+    pack = load_pack(pack_path or default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
+    steerer = Steerer(engine, pack, name)
+    names = pack.values
+    sets = {"ours": eval_items(steerer.system)[0]}
+    if items_file:
+        f = only_questionnaire(Path(items_file), questionnaire) if questionnaire else items_file
+        sets["outside"] = eval_items(steerer.system, f)[0]
+    probe = FluencyProbe.build(engine)
+    judge = None
+    if answers:
+        jengine = Engine(resolve_model("gemma3-270m"), n_ctx=1024)
+        judge = AnswerJudge(jengine, names, eval_data(steerer.system.name)["judge_words"], "gemma3-270m")
+    questions = eval_data(steerer.system.name)["questions"][:answers]
+    with engine.steered(None):
+        unsteered = {p: engine.generate(p, max_tokens=60, temperature=0.0) for p in READ_PROMPTS}
+    rows = []
+    for b in (float(x) for x in budgets.split(",")):
+        doses = np.zeros(len(names))
+        for i in range(len(names)):
+            e = np.eye(len(names))[i]
+            doses[i], _ = dose_for_budget(lambda s: probe.cost_of(steering_vector(pack.extraction, s * e)), b)
+        row = {"budget": b, "doses": dict(zip(names, map(float, doses)))}
+        for label, items in sets.items():
+            r = reach(steerer, "likelihood", items, doses=doses)
+            row[label] = {k: r[k] for k in ("reach_mean", "specificity", "rows_own_largest", "nll_rise")}
+            row[label]["own"] = {n: round(v["own"], 3) for n, v in r["per_value"].items()}
+        if judge is not None:
+            a = answer_reach(steerer, judge, questions, doses)
+            row["answers"] = {k: a[k] for k in ("answer_reach", "answer_specificity", "answer_rows_own_largest")}
+            row["answers"]["own"] = {n: round(v["own"], 3) for n, v in a["answer_per_value"].items()}
+        row["read"] = {}
+        for v in read_values.split(","):
+            i = names.index(v)
+            coef = np.zeros(len(names))
+            coef[i] = doses[i]
+            with engine.steered(steering_vector(pack.extraction, coef)):
+                texts = {p: engine.generate(p, max_tokens=60, temperature=0.0) for p in READ_PROMPTS}
+            with engine.steered(None):
+                nll = float(-np.mean(engine.answer_logprob(list(texts), list(texts.values()))))
+            row["read"][v] = {"answers": texts, "unsteered_nll": nll}
+        rows.append(row)
+        click.echo(f"budget {b}: mean dose {doses.mean():.4f} " + "  ".join(
+            f"{k}: reach {row[k]['reach_mean']:+.3f} spec {row[k]['specificity']:.2f} rows {row[k]['rows_own_largest']}"
+            for k in sets) + (f"  answers: reach {row['answers']['answer_reach']:+.3f} spec "
+                              f"{row['answers']['answer_specificity']:.2f} rows {row['answers']['answer_rows_own_largest']}"
+                              if judge else ""), err=True)
+    with engine.steered(None):
+        base_nll = float(-np.mean(engine.answer_logprob(list(unsteered), list(unsteered.values()))))
+    out = {"unsteered": {"answers": unsteered, "unsteered_nll": base_nll}, "rows": rows}
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"unsteered (NLL {base_nll:.2f}): " + " | ".join(unsteered.values()))
+    for row in rows:
+        for v, r in row["read"].items():
+            click.echo(f"[{row['budget']}] {v} (NLL {r['unsteered_nll']:.2f}): " + " | ".join(r["answers"].values()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Which directions generalise (issue 15, item 5): reach of direction recipes at an equal fluency cost.
+
+Every recipe extracts one unit direction per value and block from our own texts only, removes the
+confound directions (agree/disagree, tone, length) and the common mode as the pack does, keeps the
+shipped window of blocks, scales the dose so that the mean neutral-text NLL rise over single-value
+vectors equals ``--budget`` (set on neutral text only, never on items), and measures reach
+(bench/reach.py's figures) on our held-out evaluation items and, with ``--items``, an outside file.
+
+Recipes (``RECIPES``): which pairs (``contrast.value_pairs`` kinds: our older context pairs, the
+varied pairs of ``data/pairs_schwartz10.json``, or all) and which extraction method
+(``vectors.EXTRACTORS``: ``mean`` of positive - negative, or ``ovr``, the value's mean positive
+state minus the other values'). Hidden states are cached in ``.bench_cache/``.
+
+    python bench/direction_study.py [--recipes a,b] [--budget 0.036] [--items FILE --questionnaire PVQ40] [--json]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from reach import only_questionnaire, reach  # noqa: E402
+from reach_layers import dose_for_budget  # noqa: E402
+
+from couple_lite.evaluate import eval_items  # noqa: E402
+from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
+from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
+from couple_lite.steering import Steerer  # noqa: E402
+from couple_lite.vectors import PairStates, collect_states, directions_from  # noqa: E402
+
+CACHE = ROOT / ".bench_cache"
+
+
+def cached_states(engine, system, kind: str) -> PairStates:
+    """collect_states, cached in .bench_cache/ by the texts' content and the model file ('all' is
+    the context and varied states together, not collected again)."""
+    from couple_lite.contrast import confound_pairs, value_pairs
+
+    if kind == "all":
+        a, b = cached_states(engine, system, "context"), cached_states(engine, system, "varied")
+        cat = np.concatenate
+        return PairStates(a.values, "all", cat([a.value_idx, b.value_idx]), cat([a.held, b.held]), cat([a.pos, b.pos]),
+                          cat([a.neg, b.neg]), a.cpos, a.cneg, a.conf_idx,
+                          hashlib.sha256((a.texts_sha256 + b.texts_sha256).encode()).hexdigest())
+
+    pairs = [p for ps in value_pairs(system, kind).values() for p in ps] + [p for ps in confound_pairs().values() for p in ps]
+    key = hashlib.sha256(json.dumps([str(engine.model_path), kind] + [[p.question, p.positive, p.negative] for p in pairs])
+                         .encode()).hexdigest()[:16]
+    f = CACHE / f"states-{kind}-{key}.npz"
+    if f.exists():
+        with np.load(f, allow_pickle=False) as z:
+            meta = json.loads(bytes(z["meta"]).decode())
+            return PairStates(meta["values"], kind, z["value_idx"], z["held"], z["pos"], z["neg"], z["cpos"], z["cneg"],
+                              z["conf_idx"], meta["texts_sha256"])
+    with click.progressbar(length=len(pairs) * 2, label=f"hidden states ({kind})", file=sys.stderr) as bar:
+        done = [0]
+
+        def tick(n, total):
+            bar.update(n - done[0])
+            done[0] = n
+        st = collect_states(engine, system, kind, progress=tick)
+    CACHE.mkdir(exist_ok=True)
+    meta = json.dumps({"values": st.values, "texts_sha256": st.texts_sha256}).encode()
+    np.savez(f, meta=np.frombuffer(meta, dtype=np.uint8), value_idx=st.value_idx, held=st.held, pos=st.pos, neg=st.neg,
+             cpos=st.cpos, cneg=st.cneg, conf_idx=st.conf_idx)
+    return st
+
+
+def heldout_accuracy(ex, lo: int, hi: int) -> float:
+    return float(ex.value_accuracy[lo: hi + 1].mean())
+
+
+# recipe -> (pair kind, extraction method)
+RECIPES = {
+    "context_mean": ("context", "mean"),
+    "varied_mean": ("varied", "mean"),
+    "varied_ovr": ("varied", "ovr"),
+    "all_mean": ("all", "mean"),
+    "all_ovr": ("all", "ovr"),
+}
+
+
+@click.command()
+@click.option("--recipes", default=",".join(RECIPES), show_default=True)
+@click.option("--budget", type=float, default=0.036, show_default=True, help="Mean NLL rise, nats/token.")
+@click.option("--layers", default=None, help="Windows FIRST-LAST[,FIRST-LAST...] (default: the shipped pack's).")
+@click.option("--items", "items_file", default=None)
+@click.option("--questionnaire", default=None)
+@click.option("--json", "as_json", is_flag=True)
+def main(recipes, budget, layers, items_file, questionnaire, as_json) -> None:
+    from couple_lite.engine import Engine
+
+    path = resolve_model(None)
+    name, sha = model_identity(path)
+    engine = Engine(path, n_ctx=2048)
+    pack = load_pack(default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
+    steerer = Steerer(engine, pack, name)
+    system = steerer.system
+    names = system.names
+    windows = [tuple(int(x) for x in w.split("-")) for w in layers.split(",")] if layers else [pack.extraction.layer_range]
+    sets = {"ours": eval_items(system)[0]}
+    if items_file:
+        f = only_questionnaire(Path(items_file), questionnaire) if questionnaire else items_file
+        sets["outside"] = eval_items(system, f)[0]
+    states: dict = {}
+    rows = []
+    for r in recipes.split(","):
+        kind, method = RECIPES[r]
+        if kind not in states:
+            states[kind] = cached_states(engine, system, kind)
+        for lo, hi in windows:
+            ex = directions_from(states[kind], method, (lo, hi))
+            steerer.pack = dataclasses.replace(pack, extraction=ex)
+            dose = dose_for_budget(engine, ex, budget)
+            row = {"recipe": r, "pairs": kind, "method": method, "layers": [lo, hi],
+                   "n_train_pairs": ex.settings["n_train_pairs"], "heldout_accuracy": heldout_accuracy(ex, lo, hi),
+                   "dose": dose}
+            for label, items in sets.items():
+                res = reach(steerer, "likelihood", items, doses=np.full(len(names), dose))
+                row[label] = {k: res[k] for k in ("reach_mean", "specificity", "rows_own_largest", "nll_rise")}
+                row[label]["own"] = {n: round(v["own"], 3) for n, v in res["per_value"].items()}
+                row[label]["largest"] = {n: v["largest"] for n, v in res["per_value"].items()}
+            rows.append(row)
+            click.echo(f"{r:<13} {lo}-{hi} acc {row['heldout_accuracy']:.2f} dose {dose:.4f} " + "  ".join(
+                f"{k}: reach {row[k]['reach_mean']:+.3f} spec {row[k]['specificity']:.2f} rows {row[k]['rows_own_largest']}/10"
+                for k in sets), err=True)
+    if as_json:
+        click.echo(json.dumps({"budget": budget, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
