@@ -7,12 +7,13 @@ reach on ``--answers`` held-out everyday questions; and, to be read by a person,
 a few values to a few prompts, with the unsteered model's NLL of each steered answer (how
 plausible the text itself is, whatever it says).
 
-    python bench/budget_study.py [--pack PACK] [--budgets 0.05,0.1,0.2,0.4] [--items FILE --questionnaire PVQ40]
+    python bench/budget_study.py [--pack PACK] [--directions PACK] [--budgets 0.05,0.1,0.2,0.4] [--items FILE --questionnaire PVQ40]
                                  [--answers 10] [--read tradition,power,benevolence] [--json]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -40,13 +41,16 @@ READ_PROMPTS = ("What should I do this weekend?", "How should I choose my next j
 
 @click.command()
 @click.option("--pack", "pack_path", default=None)
+@click.option("--directions", "directions_path", default=None,
+              help="An uncalibrated pack (from `extract` or direction_study --save-dir) whose directions replace "
+                   "--pack's; --pack still gives the instrument scale, so no calibration is needed first.")
 @click.option("--budgets", default="0.05,0.1,0.2,0.4", show_default=True)
 @click.option("--items", "items_file", default=None)
 @click.option("--questionnaire", default=None)
 @click.option("--answers", type=int, default=10, show_default=True)
 @click.option("--read", "read_values", default="tradition,power,benevolence,stimulation", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
-def main(pack_path, budgets, items_file, questionnaire, answers, read_values, as_json) -> None:
+def main(pack_path, directions_path, budgets, items_file, questionnaire, answers, read_values, as_json) -> None:
     from couple_lite.engine import Engine
     from couple_lite.judge import AnswerJudge
 
@@ -54,6 +58,11 @@ def main(pack_path, budgets, items_file, questionnaire, answers, read_values, as
     name, sha = model_identity(path)
     engine = Engine(path, n_ctx=2048)
     pack = load_pack(pack_path or default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
+    if directions_path:
+        other = load_pack(directions_path, sha, engine.n_layer, engine.n_embd)
+        if other.values != pack.values:
+            raise click.UsageError(f"{directions_path} steers {other.values}, --pack {pack.values}")
+        pack = dataclasses.replace(pack, extraction=other.extraction)
     steerer = Steerer(engine, pack, name)
     names = pack.values
     sets = {"ours": eval_items(steerer.system)[0]}

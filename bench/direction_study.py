@@ -9,9 +9,12 @@ vectors equals ``--budget`` (set on neutral text only, never on items), and meas
 Recipes (``RECIPES``): which pairs (``contrast.value_pairs`` kinds: our older context pairs, the
 varied pairs of ``data/pairs_schwartz10.json``, or all) and which extraction method
 (``vectors.EXTRACTORS``: ``mean`` of positive - negative, or ``ovr``, the value's mean positive
-state minus the other values'). Hidden states are cached in ``.bench_cache/``.
+state minus the other values'). Hidden states are cached in ``.bench_cache/``; ``--save-dir`` also
+writes each recipe's pack exactly as ``extract`` would (to be calibrated), so a study's winner need
+not be extracted again.
 
-    python bench/direction_study.py [--recipes a,b] [--budget 0.036] [--items FILE --questionnaire PVQ40] [--json]
+    python bench/direction_study.py [--recipes a,b] [--budget 0.036] [--items FILE --questionnaire PVQ40]
+                                    [--save-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from reach_layers import dose_for_budget  # noqa: E402
 
 from couple_lite.evaluate import eval_items  # noqa: E402
 from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
+from couple_lite.pack import ValuePack, default_pack_path, load_pack, save_pack  # noqa: E402
 from couple_lite.steering import Steerer  # noqa: E402
 from couple_lite.vectors import PairStates, collect_states, directions_from  # noqa: E402
 
@@ -42,16 +45,8 @@ CACHE = ROOT / ".bench_cache"
 
 
 def cached_states(engine, system, kind: str) -> PairStates:
-    """collect_states, cached in .bench_cache/ by the texts' content and the model file ('all' is
-    the context and varied states together, not collected again)."""
+    """collect_states, cached in .bench_cache/ by the texts' content and the model file."""
     from couple_lite.contrast import confound_pairs, value_pairs
-
-    if kind == "all":
-        a, b = cached_states(engine, system, "context"), cached_states(engine, system, "varied")
-        cat = np.concatenate
-        return PairStates(a.values, "all", cat([a.value_idx, b.value_idx]), cat([a.held, b.held]), cat([a.pos, b.pos]),
-                          cat([a.neg, b.neg]), a.cpos, a.cneg, a.conf_idx,
-                          hashlib.sha256((a.texts_sha256 + b.texts_sha256).encode()).hexdigest())
 
     pairs = [p for ps in value_pairs(system, kind).values() for p in ps] + [p for ps in confound_pairs().values() for p in ps]
     key = hashlib.sha256(json.dumps([str(engine.model_path), kind] + [[p.question, p.positive, p.negative] for p in pairs])
@@ -96,8 +91,10 @@ RECIPES = {
 @click.option("--layers", default=None, help="Windows FIRST-LAST[,FIRST-LAST...] (default: the shipped pack's).")
 @click.option("--items", "items_file", default=None)
 @click.option("--questionnaire", default=None)
+@click.option("--save-dir", type=click.Path(file_okay=False), default=None,
+              help="Also write each recipe's pack (as `extract` writes it) to DIR/RECIPE-LO-HI.npz.")
 @click.option("--json", "as_json", is_flag=True)
-def main(recipes, budget, layers, items_file, questionnaire, as_json) -> None:
+def main(recipes, budget, layers, items_file, questionnaire, save_dir, as_json) -> None:
     from couple_lite.engine import Engine
 
     path = resolve_model(None)
@@ -121,6 +118,9 @@ def main(recipes, budget, layers, items_file, questionnaire, as_json) -> None:
         for lo, hi in windows:
             ex = directions_from(states[kind], method, (lo, hi))
             steerer.pack = dataclasses.replace(pack, extraction=ex)
+            if save_dir:
+                Path(save_dir).mkdir(parents=True, exist_ok=True)
+                save_pack(ValuePack(sha, name, engine.architecture, system.name, ex), Path(save_dir) / f"{r}-{lo}-{hi}.npz")
             dose = dose_for_budget(engine, ex, budget)
             row = {"recipe": r, "pairs": kind, "method": method, "layers": [lo, hi],
                    "n_train_pairs": ex.settings["n_train_pairs"], "heldout_accuracy": heldout_accuracy(ex, lo, hi),

@@ -29,8 +29,11 @@ set_openmp_defaults()
 import llama_cpp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .chat_template import ChatTemplate  # noqa: E402
 from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError  # noqa: E402
+from .generation_options import check_generation  # noqa: E402
 from .model_store import check_gguf  # noqa: E402
+from .scoring import PREFIX_CELLS, scored  # noqa: E402
 
 __all__ = ["Engine", "gpu_offload_available", "default_threads"]
 
@@ -39,30 +42,6 @@ if TYPE_CHECKING:
 
 def gpu_offload_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
-
-
-SEED_MAX = 2**32 - 1
-# cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
-# instruments' items, the judge's words) fit many times over; longer texts are scored in full
-PREFIX_CELLS = 256  # llama.cpp seeds are uint32 (its "random seed" sentinel is the maximum itself)
-
-
-def check_generation(max_tokens, temperature, top_p=0.95, seed=None) -> None:
-    """Generation options, or EngineError naming the bad one (llama.cpp takes max_tokens <= 0 as
-    "no limit" and nonsense temperatures without complaint)."""
-    import math
-
-    def number(x) -> bool:
-        return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-    if not (isinstance(max_tokens, int) and not isinstance(max_tokens, bool)) or max_tokens < 1:
-        raise EngineError(f"max_tokens must be a whole number >= 1, got {max_tokens!r}")
-    if not number(temperature) or not math.isfinite(temperature) or temperature < 0:
-        raise EngineError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
-    if not number(top_p) or not 0 < top_p <= 1:
-        raise EngineError(f"top_p must lie in (0, 1], got {top_p!r}")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < SEED_MAX):
-        raise EngineError(f"seed must be a whole number from 0 to {SEED_MAX - 1}, got {seed!r}")
 
 
 def _cvec_function():
@@ -308,30 +287,12 @@ class Engine:
 
     def chat_prompt(self, user: str, system: str | None = None, history: Sequence[tuple[str, str]] = ()) -> str:
         """The model's chat template applied to earlier (user, assistant) turns and a new user
-        turn, ending where the assistant answers."""
-        messages = [{"role": "system", "content": system}] if system else []
-        for u, a in history:
-            messages += [{"role": "user", "content": u}, {"role": "assistant", "content": a}]
-        messages.append({"role": "user", "content": user})
-        formatter = self._chat_formatter()
-        if formatter is None:  # no template in the file: a plain, documented fallback
-            head = f"{system}\n\n" if system else ""
-            turns = "".join(f"User: {u}\nAssistant: {a}\n" for u, a in history)
-            return f"{head}{turns}User: {user}\nAssistant:"
-        return formatter(messages=messages).prompt
-
-    def _chat_formatter(self):
-        """The model's Jinja chat template, compiled once (compiling it costs ~30 ms)."""
-        if not hasattr(self, "_formatter"):
-            template = self.metadata("tokenizer.chat_template")
-            self._formatter = None
-            if template is not None:
-                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-                eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace")
-                bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace")
-                self._formatter = Jinja2ChatFormatter(template, eos, bos)
-        return self._formatter
+        turn, ending where the assistant answers (plain "User:/Assistant:" without a template)."""
+        if not hasattr(self, "_template"):
+            eos = self.llm.detokenize([self.llm.token_eos()]).decode("utf-8", "replace")
+            bos = self.llm.detokenize([self.llm.token_bos()]).decode("utf-8", "replace")
+            self._template = ChatTemplate(self.metadata("tokenizer.chat_template"), eos, bos)
+        return self._template.prompt(user, system, history)
 
     def stream(
         self,
@@ -427,28 +388,8 @@ class Engine:
         return np.array([lp.sum() for lp in self._scored(prefixes, heads, seqs)])
 
     def _scored(self, prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list[int]]) -> list[np.ndarray]:
-        """Token log-probabilities of each sequence after its prefix. Sequences that share a prefix
-        (and begin with its very tokens) are scored on one decoded copy of it; the rest in full."""
-        out: list = [None] * len(seqs)
-        groups: dict[str, list[int]] = {}
-        for i, (pre, seq) in enumerate(zip(prefixes, seqs)):
-            head = heads[pre]
-            if seq[: len(head)] == head and len(seq) > len(head):
-                groups.setdefault(pre, []).append(i)
         with self.lock:
-            for pre, idx in groups.items():
-                n = len(heads[pre])
-                fits = [i for i in idx if len(seqs[i]) + 7 <= PREFIX_CELLS]  # + 7: room for capture's row padding
-                if len(fits) < 2:  # one answer alone gains nothing from a shared copy of its prefix
-                    continue
-                for i, lp in zip(fits, self._shared_prefix_runner.prefix_logprobs(heads[pre], [seqs[i][n:] for i in fits])):
-                    out[i] = lp
-            alone = [i for i in range(len(seqs)) if out[i] is None]
-            if alone:
-                starts = [min(len(heads[prefixes[i]]), len(seqs[i]) - 1) for i in alone]
-                for i, lp in zip(alone, self._runner.token_logprobs([seqs[i] for i in alone], starts)):
-                    out[i] = lp
-        return out
+            return scored(prefixes, heads, seqs, self._runner, lambda: self._shared_prefix_runner)
 
     def position_logprobs(self, seqs: list[list[int]], starts: list[int]) -> np.ndarray:
         """Next-token log-distributions (positions, n_vocab) predicting tokens ``starts[i]..`` of

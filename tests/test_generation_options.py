@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from couple_lite.engine import check_generation
+from couple_lite.generation_options import check_generation
 from couple_lite.errors import EngineError
 
 

@@ -1,0 +1,44 @@
+"""Token log-probabilities of texts after a prefix, exact and fast: sequences that share a prefix
+are scored after one decoded copy of it (per-sequence caches), the rest in full."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .capture import BatchRunner
+
+# cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
+# instruments' items, the judge's words) fit many times over; longer texts are scored in full
+PREFIX_CELLS = 256
+ROW_PADDING = 7  # room for capture's alignment of every sequence to a multiple of 8 rows
+
+
+def shared_groups(prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list[int]]) -> dict[str, list[int]]:
+    """Indices of the sequences worth scoring after a shared copy of their prefix: they begin with
+    its very tokens, go past it, fit a per-sequence cache, and at least two share it."""
+    groups: dict[str, list[int]] = {}
+    for i, (pre, seq) in enumerate(zip(prefixes, seqs)):
+        head = heads[pre]
+        if seq[: len(head)] == head and len(head) < len(seq) <= PREFIX_CELLS - ROW_PADDING:
+            groups.setdefault(pre, []).append(i)
+    return {pre: idx for pre, idx in groups.items() if len(idx) >= 2}
+
+
+def scored(prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list[int]],
+           full: BatchRunner, shared: Callable[[], BatchRunner]) -> list[np.ndarray]:
+    """Log-probabilities of each sequence's tokens after its prefix's tokens ``heads[prefix]``:
+    shared groups on ``shared()`` (made only when needed), the rest in full on ``full``."""
+    out: list = [None] * len(seqs)
+    for pre, idx in shared_groups(prefixes, heads, seqs).items():
+        n = len(heads[pre])
+        for i, lp in zip(idx, shared().prefix_logprobs(heads[pre], [seqs[i][n:] for i in idx])):
+            out[i] = lp
+    alone = [i for i in range(len(seqs)) if out[i] is None]
+    if alone:
+        starts = [min(len(heads[prefixes[i]]), len(seqs[i]) - 1) for i in alone]
+        for i, lp in zip(alone, full.token_logprobs([seqs[i] for i in alone], starts)):
+            out[i] = lp
+    return out
