@@ -20,6 +20,7 @@ import llama_cpp
 import numpy as np
 
 from .errors import EngineError
+from .scoring import ROW_ALIGN  # every text starts at an aligned row of a decode (why 16: see there)
 
 __all__ = ["BatchRunner"]
 
@@ -47,14 +48,6 @@ def _ggml_base() -> ctypes.CDLL:
     lib.ggml_backend_tensor_get.restype = None
     lib.ggml_backend_tensor_get.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
     return lib
-
-
-# Every sequence starts at a multiple of this many rows in a decode (padded at its end with tokens it
-# never attends to: they come after it). Measured on the default model (CPU build, repacked Q4
-# weights): a text's numbers were exactly those it gets alone whenever it started at a multiple of
-# 4 rows, and moved by up to 0.3 nats on a token (0.03 on an item's mean log-prob) otherwise --
-# the matrix kernels tile rows in fours. 8 leaves room for kernels that tile wider.
-ROW_ALIGN = 8
 
 
 def _aligned(n: int) -> int:

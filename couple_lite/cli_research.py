@@ -23,7 +23,8 @@ INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 @click.option("--system", default="schwartz10", show_default=True, help="Value system (built in).")
 @click.option("--method", type=click.Choice(list(EXTRACTORS)), default="mean", show_default=True)
 @click.option("--pairs", type=click.Choice(list(PAIR_KINDS)), default="context", show_default=True,
-              help="context: same situation, value honoured or not; persona: 'you value X' prompts.")
+              help="context: same situation, value honoured or not; varied: 68 pairs per value in five registers "
+                   "(schwartz10 only); all: context + varied (the shipped pack's); persona: 'you value X' prompts.")
 @click.option("--layers", default=None, help="Layer range FIRST-LAST (default: chosen from held-out separability).")
 @click.option("--keep-confounds", is_flag=True, help="Do not project out confound and common-mode directions.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
@@ -32,7 +33,8 @@ INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 def extract(model, system, method, pairs, layers, keep_confounds, output, as_json):
     """Extract value directions from the model's hidden states and write a value-vector pack.
 
-    Example: python cli.py extract --method mean --pairs context -o models/packs/mine.npz
+    Example: python cli.py extract --pairs all --method ovr --layers 11-17 -o models/packs/mine.npz
+    (the shipped pack's recipe)
     """
     from .pack import ValuePack, default_pack_path, save_pack
     from .values import load_value_system

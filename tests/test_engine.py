@@ -9,6 +9,7 @@ import pytest
 from couple_lite import engine as engine_mod
 from couple_lite.engine import Engine
 from couple_lite.errors import ControlVectorError, EngineError, UnsupportedArchitectureError
+from couple_lite.scoring import ROW_ALIGN
 
 PROMPT = "The quick brown fox"
 
@@ -252,7 +253,7 @@ def test_a_texts_numbers_do_not_depend_on_its_batch(tiny_engine):
     (the texts before it of every length mod ROW_ALIGN) leaves its log-probs unchanged."""
     target = tiny_engine.tokenize("a fixed text to score, word by word")
     alone = tiny_engine._runner.token_logprobs([target])[0]
-    for k in range(1, 9):
+    for k in range(1, ROW_ALIGN + 1):
         before = tiny_engine.tokenize("z" * k)
         got = tiny_engine._runner.token_logprobs([before, target])[1]
         np.testing.assert_array_equal(got, alone)

@@ -64,7 +64,8 @@ def test_the_safe_cpu_path_gives_the_same_greedy_answer_on_the_default_model(rea
 
 def test_scores_do_not_depend_on_batch_layout_on_the_default_model(real_engine):
     """On this model's quantized kernels a text shifted by a row count that is not a multiple of 4
-    within a decode moved by up to 0.3 nats on a token: the runner aligns every text (ROW_ALIGN)
+    within a decode moved by up to 0.3 nats on a token (a multiple of 8 on an AVX-512 host still
+    moved it by 0.07): the runner aligns every text (scoring.ROW_ALIGN = 16)
     and scores shared-prefix answers in caches of their own, so an item's score is the same
     alone, in a batch, in any order."""
     q = "Describe yourself in one sentence."

@@ -187,7 +187,10 @@ def test_fuzz_pack_fields_load_and_steer(mutation, values):
         except CoupleError:
             return
         assert np.all(np.isfinite(vec)) and np.all(vec[0] == 0)
-        if pack.fluency_limit is not None:  # the cap holds whatever the pack says
+        if pack.fluency_budget is not None:  # v2: the predicted KL cost holds the budget
+            c = np.array([plan.coefficients[n] for n in pack.values])
+            assert c @ pack.fluency_gram @ c <= pack.fluency_budget * (1 + 1e-6) + 1e-12
+        elif pack.fluency_limit is not None:  # v1: the cap holds whatever the pack says
             norms = np.linalg.norm(vec, axis=1)
             caps = float(np.min(pack.fluency_limit)) * pack.extraction.layer_norms
             assert np.all(norms <= caps * (1 + 1e-6) + 1e-12)
