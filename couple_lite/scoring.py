@@ -3,12 +3,17 @@ are scored after one decoded copy of it (per-sequence caches), the rest in full.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from .capture import BatchRunner
+
+class Runner(Protocol):
+    """What scoring needs of a runner (``capture.BatchRunner``; capture imports this module)."""
+
+    def token_logprobs(self, seqs: list[list[int]], starts: list[int]) -> list[np.ndarray]: ...
+
+    def prefix_logprobs(self, prefix: list[int], tails: list[list[int]]) -> list[np.ndarray]: ...
 
 # cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
 # instruments' items, the judge's words) fit many times over; longer texts are scored in full
@@ -36,7 +41,7 @@ def shared_groups(prefixes: Sequence[str], heads: dict[str, list[int]], seqs: li
 
 
 def scored(prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list[int]],
-           full: BatchRunner, shared: Callable[[], BatchRunner]) -> list[np.ndarray]:
+           full: Runner, shared: Callable[[], Runner]) -> list[np.ndarray]:
     """Log-probabilities of each sequence's tokens after its prefix's tokens ``heads[prefix]``:
     shared groups on ``shared()`` (made only when needed), the rest in full on ``full``."""
     out: list = [None] * len(seqs)
