@@ -109,6 +109,8 @@ def main(recipes, budget, layers, items_file, questionnaire, save_dir, as_json) 
     if items_file:
         f = only_questionnaire(Path(items_file), questionnaire) if questionnaire else items_file
         sets["outside"] = eval_items(system, f)[0]
+    if save_dir:
+        Path(save_dir).mkdir(parents=True, exist_ok=True)
     states: dict = {}
     rows = []
     for r in recipes.split(","):
@@ -119,7 +121,6 @@ def main(recipes, budget, layers, items_file, questionnaire, save_dir, as_json) 
             ex = directions_from(states[kind], method, (lo, hi))
             steerer.pack = dataclasses.replace(pack, extraction=ex)
             if save_dir:
-                Path(save_dir).mkdir(parents=True, exist_ok=True)
                 save_pack(ValuePack(sha, name, engine.architecture, system.name, ex), Path(save_dir) / f"{r}-{lo}-{hi}.npz")
             dose = dose_for_budget(engine, ex, budget)
             row = {"recipe": r, "pairs": kind, "method": method, "layers": [lo, hi],

@@ -15,6 +15,7 @@ class Runner(Protocol):
 
     def prefix_logprobs(self, prefix: list[int], tails: list[list[int]]) -> list[np.ndarray]: ...
 
+
 # cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
 # instruments' items, the judge's words) fit many times over; longer texts are scored in full
 PREFIX_CELLS = 256
