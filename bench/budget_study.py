@@ -8,7 +8,7 @@ a few values to a few prompts, with the unsteered model's NLL of each steered an
 plausible the text itself is, whatever it says).
 
     python bench/budget_study.py [--pack PACK] [--directions PACK] [--budgets 0.05,0.1,0.2,0.4] [--items FILE --questionnaire PVQ40]
-                                 [--answers 10] [--read tradition,power,benevolence] [--json]
+                                 [--answers 10] [--read tradition,power,benevolence] [--scope all|answer] [--json]
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 import click
 import numpy as np
@@ -27,6 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from reach import answer_reach, only_questionnaire, reach  # noqa: E402
 
+from couple_lite.engine import SteerScope  # noqa: E402
 from couple_lite.evaluate import eval_data, eval_items  # noqa: E402
 from couple_lite.fluency import FluencyProbe, dose_for_budget  # noqa: E402
 from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
@@ -49,14 +51,17 @@ READ_PROMPTS = ("What should I do this weekend?", "How should I choose my next j
 @click.option("--questionnaire", default=None)
 @click.option("--answers", type=int, default=10, show_default=True)
 @click.option("--read", "read_values", default="tradition,power,benevolence,stimulation", show_default=True)
+@click.option("--scope", type=click.Choice(get_args(SteerScope)), default="all", show_default=True,
+              help="Where the vector is added: every position, or only the answer (the question unsteered); "
+                   "doses are searched, items scored and answers written under it.")
 @click.option("--json", "as_json", is_flag=True)
-def main(pack_path, directions_path, budgets, items_file, questionnaire, answers, read_values, as_json) -> None:
+def main(pack_path, directions_path, budgets, items_file, questionnaire, answers, read_values, scope, as_json) -> None:
     from couple_lite.engine import Engine
     from couple_lite.judge import AnswerJudge
 
     path = resolve_model(None)
     name, sha = model_identity(path)
-    engine = Engine(path, n_ctx=2048)
+    engine = Engine(path, n_ctx=2048, steer_scope=scope)
     pack = load_pack(pack_path or default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
     if directions_path:
         other = load_pack(directions_path, sha, engine.n_layer, engine.n_embd)
@@ -110,7 +115,7 @@ def main(pack_path, directions_path, budgets, items_file, questionnaire, answers
                               if judge else ""), err=True)
     with engine.steered(None):
         base_nll = float(-np.mean(engine.answer_logprob(list(unsteered), list(unsteered.values()))))
-    out = {"unsteered": {"answers": unsteered, "unsteered_nll": base_nll}, "rows": rows}
+    out = {"scope": scope, "unsteered": {"answers": unsteered, "unsteered_nll": base_nll}, "rows": rows}
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return

@@ -7,8 +7,8 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at run time see _EXPORTS
-    from .errors import (ControlVectorError, CoupleError, CycleError, DownloadError, EngineError, ModelFileError,
-                         NotPositiveDefiniteError, ObjectiveError, SCMError, SingularSystemError,
+    from .errors import (ControlVectorError, CoupleError, CycleError, DownloadError, EngineError, MissingExtraError,
+                         ModelFileError, NotPositiveDefiniteError, ObjectiveError, SCMError, SingularSystemError,
                          UnsupportedArchitectureError, ValueNameError, ValueSystemError)
     from .eval_inputs import builtin_profiles, eval_items, load_profiles
     from .eval_result import EvalProfile, EvalResult
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at r
     from .report import write_report
     from .scm import Intervention, LinearGaussianSCM, abduct, counterfactual, prioritized_intervention
     from .scm_fit import fit_scm, learn_dag, weights_from_total_effects
+    from .serve import ServeLimits, create_app  # needs the 'server' extra
     from .steering import Ablation, Steerer, SteeringPlan
     from .values import ValueSystem, load_value_system
     from .vectors import Extraction, extract
@@ -32,7 +33,8 @@ if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at r
 # Functions named like their module stay there: couple_lite.explain.explain, couple_lite.measure.measure.
 _EXPORTS = {
     **{n: "errors" for n in (
-        "ControlVectorError", "CoupleError", "CycleError", "DownloadError", "EngineError", "ModelFileError",
+        "ControlVectorError", "CoupleError", "CycleError", "DownloadError", "EngineError", "MissingExtraError",
+        "ModelFileError",
         "NotPositiveDefiniteError", "ObjectiveError", "SCMError", "SingularSystemError",
         "UnsupportedArchitectureError", "ValueNameError", "ValueSystemError")},
     **{n: "objective" for n in ("Objective", "load_objective", "make_objective")},
@@ -49,6 +51,7 @@ _EXPORTS = {
     **{n: "eval_result" for n in ("EvalProfile", "EvalResult")},
     "run_eval": "evaluate",
     "AnswerJudge": "judge",
+    **{n: "serve" for n in ("ServeLimits", "create_app")},
     "write_report": "report",
 }
 

@@ -14,6 +14,7 @@ text's numbers never depend on what was decoded before it.
 from __future__ import annotations
 
 import ctypes
+from contextlib import nullcontext
 from pathlib import Path
 
 import llama_cpp
@@ -57,6 +58,13 @@ def _aligned(n: int) -> int:
 # tokens per decode of the shared-cache runner: texts attend over each other's (masked) cells, a
 # cost quadratic in the pack; 256 is also llama.cpp's cache view, which a pack then never outgrows
 KV_BUCKET = 256
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax in the rows' own dtype, the normaliser summed in float64."""
+    m = logits.max(axis=1, keepdims=True)
+    z = np.log(np.exp(logits - m).sum(axis=1, keepdims=True, dtype=np.float64)).astype(logits.dtype)
+    return logits - (m + z)
 
 
 def _token_logprobs(logits: np.ndarray, tokens: np.ndarray) -> np.ndarray:
@@ -261,44 +269,60 @@ class BatchRunner:
         for pack in self._packs(seqs):
             group = [seqs[i] for i in pack]
             rows = [list(range(max(1, starts[i]) - 1, len(seqs[i]) - 1)) for i in pack]
-            lg = self._decode(group, rows)
-            m = lg.max(axis=1, keepdims=True)
-            z = np.log(np.exp(lg - m).sum(axis=1, keepdims=True, dtype=np.float64)).astype(np.float32)
-            lg -= m + z
+            lg = _log_softmax(self._decode(group, rows))
             off = 0
             for i, r in zip(pack, rows):
                 out[i] = lg[off: off + len(r)]
                 off += len(r)
         return np.concatenate(out) if out else np.zeros((0, self.n_vocab), dtype=np.float32)
 
-    def prefix_logprobs(self, prefix: list[int], continuations: list[list[int]]) -> list[np.ndarray]:
+    def prefix_logprobs(self, prefix: list[int], continuations: list[list[int]], hold=None,
+                        full: bool = False) -> list[np.ndarray]:
         """log P of every token of each continuation after one shared ``prefix`` (a ``streams``
         runner only): the prefix is decoded once per pack and copied into each sequence's own
         cache, so a batch of short answers to one question costs their own tokens, and each
-        answer's numbers are exactly those it gets alone (its cache holds the prefix, then it)."""
+        answer's numbers are exactly those it gets alone (its cache holds the prefix, then it).
+
+        ``hold``: a context-manager factory the prefix -- all but its last token -- is decoded
+        under (the engine's "answer" steering scope: it clears the vector there); its last token is
+        then decoded with each continuation. ``full``: each continuation's (tokens, n_vocab)
+        log-distributions instead of its tokens' log-probabilities."""
         if not self.streams:
             raise EngineError("prefix_logprobs needs a runner made with streams=True")
         if not prefix or any(len(c) == 0 for c in continuations):
             raise EngineError("the prefix and every continuation need at least one token")
-        n_prefix = len(prefix)
-        if any(n_prefix + _aligned(len(c)) > self.n_ctx for c in continuations):
+        head = prefix if hold is None else prefix[:-1]
+        tails = continuations if hold is None else [prefix[-1:] + c for c in continuations]
+        if any(len(head) + _aligned(len(t)) > self.n_ctx for t in tails):
             raise EngineError(f"a text is longer than n_ctx={self.n_ctx} allows with its prefix; raise n_ctx")
         mem = llama_cpp.llama_get_memory(self.ctx)
         out: list[np.ndarray] = []
-        for i in range(0, len(continuations), self.n_seq_max):
-            group = continuations[i: i + self.n_seq_max]
-            head = self._decode_at([prefix], [0], [[n_prefix - 1]])[0]
-            llama_cpp.llama_memory_seq_rm(mem, 0, n_prefix, -1)  # the prefix's row padding
-            first = head.astype(np.float64) - head.max() - np.log(np.exp(head - head.max()).sum(dtype=np.float64))
-            for s in range(1, len(group)):
-                llama_cpp.llama_memory_seq_cp(mem, 0, s, -1, -1)  # a copy into stream s
-            targets = np.concatenate([np.asarray(c[1:], dtype=np.int64) for c in group])
-            lp = _token_logprobs(self._decode_at(group, list(range(len(group))), [list(range(len(c) - 1)) for c in group],
-                                                 clear=False, pos0=n_prefix), targets)
+        for i in range(0, len(tails), self.n_seq_max):
+            group = tails[i: i + self.n_seq_max]
+            first = None
+            if head:
+                with hold() if hold is not None else nullcontext():
+                    lg = self._decode_at([head], [0], [[len(head) - 1]])
+                llama_cpp.llama_memory_seq_rm(mem, 0, len(head), -1)  # the prefix's row padding
+                first = lg  # (1, n_vocab): predicts each continuation's first token
+                for s in range(1, len(group)):
+                    llama_cpp.llama_memory_seq_cp(mem, 0, s, -1, -1)  # a copy into stream s
+            else:
+                llama_cpp.llama_memory_clear(mem, True)
+            n_rows = [len(t) - 1 for t in group]  # row r predicts t[r + 1]
+            lg = self._decode_at(group, list(range(len(group))), [list(range(n)) for n in n_rows],
+                                 clear=False, pos0=len(head))
+            dist = _log_softmax(lg) if full else None
+            targets = np.concatenate([np.asarray(t[1:], dtype=np.int64) for t in group])
+            lp = None if full else _token_logprobs(lg, targets)
             off = 0
-            for c in group:
-                out.append(np.concatenate([[first[c[0]]], lp[off: off + len(c) - 1]]))
-                off += len(c) - 1
+            for t, n in zip(group, n_rows):
+                rows = (dist if full else lp)[off: off + n]
+                if hold is None:  # the continuation's first token is predicted by the prefix's last row
+                    lead = _log_softmax(first) if full else _token_logprobs(first, np.asarray([t[0]]))
+                    rows = np.concatenate([lead, rows])
+                out.append(rows)
+                off += n
         return out
 
     def _collect(self, group, pack, states, all_tokens) -> None:

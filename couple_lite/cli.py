@@ -2,8 +2,8 @@
 
 Every library error becomes one line on stderr and exit status 2. This module holds the group and
 the everyday commands (explain, systems, steer, chat, export, info); ``cli_research`` holds extract,
-calibrate, measure and eval, imported only when one is named (``RESEARCH_COMMANDS``); the shared
-helpers live in ``cli_common``.
+calibrate, measure and eval, and ``cli_serve`` the server, each imported only when named
+(``LAZY_COMMANDS``); the shared helpers live in ``cli_common``.
 """
 
 from __future__ import annotations
@@ -12,15 +12,18 @@ import sys
 
 import click
 
-from .cli_common import N_CTX_OPTION, THREADS_OPTION, LazyGroup, load_steerer, n_ctx, print_json, threads
+from .cli_common import (N_CTX_OPTION, SCOPE_OPTION, THREADS_OPTION, LazyGroup, engine_options, load_steerer,
+                         print_json, threads)
 from .errors import CoupleError
+from .table import format_table
 
 # research commands: name -> "module:attribute", imported when named
 RESEARCH_COMMANDS = {"extract": ".cli_research:extract", "calibrate": ".cli_research:calibrate",
                      "measure": ".cli_research:measure", "eval": ".cli_research:eval_"}
+LAZY_COMMANDS = {**RESEARCH_COMMANDS, "serve": ".cli_serve:serve"}
 
 
-@click.group(cls=LazyGroup, lazy=RESEARCH_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """couple-lite: steer a local language model toward a pluralistic value profile.
 
@@ -123,7 +126,7 @@ def _objective_and_steerer(model, pack_path, values_, priority, objective_file, 
     with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
         job = pool.submit(_planning, values_, priority, objective_file, system)
         try:
-            engine = Engine(path, n_ctx=n_ctx(), n_threads=threads())
+            engine = Engine(path, **engine_options())
         finally:
             sys.setswitchinterval(switch)
         obj = job.result()
@@ -152,6 +155,7 @@ _STEER_OPTIONS = [
     click.option("--no-abduction", is_flag=True, help="Ablation: population prior as the factual profile."),
     THREADS_OPTION,
     N_CTX_OPTION,
+    SCOPE_OPTION,
 ]
 
 
@@ -184,7 +188,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
         data = {"text": st.generate(prompt, plan, **gen), "objective": obj.model_dump(), "factual": plan.factual,
                 "counterfactual": plan.counterfactual, "coefficients": plan.coefficients, "model": plan.model,
                 "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings,
-                "explanation": plan.explanation}
+                "explanation": plan.explanation, "scope": st.engine.steer_scope}
         if baseline:
             data["baseline"] = st.generate(prompt, None, **gen)
         print_json(data)
@@ -294,6 +298,42 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
         lo, hi = st.pack.extraction.layer_range
         click.echo(f"wrote {path} (blocks {lo}-{hi}); use it with: llama-cli -m {st.engine.model_path} "
                    f"--control-vector {path}")
+
+
+@main.command()
+@click.argument("question")
+@click.option("--option", "options", multiple=True, required=True, help="A choice (repeat: 2 to 12).")
+@click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".')
+@click.option("--priority", help='Priorities, e.g. "benevolence>power".')
+@click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file.")
+@click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10).")
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
+@THREADS_OPTION
+@N_CTX_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def decide(question, options, values_, priority, objective_file, system, model, pack_path, as_json):
+    """Rank QUESTION's options by the steered model's preference, beside the unsteered ranking.
+
+    Example: python cli.py decide "A friend needs help moving on my day off." --option "Help them move"
+    --option "Keep the day for myself" --values "benevolence=6,hedonism=2"
+    """
+    from .decide import decide as run_decide
+
+    obj = _objective(values_, priority, objective_file, system)
+    st = load_steerer(model, pack_path, obj.system)
+    plan = st.plan(obj, strict=True)
+    d = run_decide(st, question, options, plan)
+    if as_json:
+        print_json({**d.model_dump(), "objective": obj.model_dump(), "counterfactual": plan.counterfactual,
+                    "explanation": plan.explanation})
+        return
+    for w in plan.warnings:
+        click.echo(f"warning: {w}", err=True)
+    click.echo(format_table(["option", "rank", "score", "unsteered rank", "unsteered score"],
+                            [[o.text, o.rank, o.score, o.unsteered_rank, o.unsteered_score] for o in d.options]))
+    click.echo(("steering changed the choice" if d.changed else "steering kept the unsteered choice") + "; moved by: "
+               + (", ".join(f"{n} {m:+.3f}" for n, m in list(d.moved_by.items())[:4]) or "nothing"))
 
 
 @main.command()

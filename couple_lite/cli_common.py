@@ -21,7 +21,7 @@ import click  # noqa: E402
 from .errors import ControlVectorError, CoupleError  # noqa: E402
 
 __all__ = ["LazyGroup", "print_json", "progress", "THREADS_OPTION", "threads", "N_CTX_OPTION", "n_ctx",
-           "DEFAULT_N_CTX", "load_engine", "load_pack", "parse_layers", "load_steerer"]
+           "DEFAULT_N_CTX", "SCOPE_OPTION", "engine_options", "load_engine", "load_pack", "parse_layers", "load_steerer"]
 
 
 class LazyGroup(click.Group):
@@ -131,6 +131,24 @@ def n_ctx() -> int:
     return ctx.meta.get("couple_lite.n_ctx", DEFAULT_N_CTX) if ctx else DEFAULT_N_CTX
 
 
+def _store_scope(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.meta["couple_lite.steer_scope"] = value
+
+
+SCOPE_OPTION = click.option(
+    "--scope", type=click.Choice(["all", "answer"]), default=None, expose_value=False, callback=_store_scope,
+    help="Where the vector is added: 'all' positions (default, as llama.cpp does) or only the 'answer' "
+         "(the question is read unsteered).")
+
+
+def engine_options() -> dict:
+    """The Engine arguments of the running command's --n-ctx, --threads and --scope."""
+    ctx = click.get_current_context(silent=True)
+    return {"n_ctx": n_ctx(), "n_threads": threads(),
+            "steer_scope": ctx.meta.get("couple_lite.steer_scope", "all") if ctx else "all"}
+
+
 def load_engine(model):
     """Load a model; returns the engine, its registry/file name and sha256."""
     from .engine import Engine
@@ -138,7 +156,7 @@ def load_engine(model):
 
     path = resolve_model(model)
     name, sha = model_identity(path)
-    return Engine(path, n_ctx=n_ctx(), n_threads=threads()), name, sha
+    return Engine(path, **engine_options()), name, sha
 
 
 def load_pack(pack_path, engine, name, sha, system):

@@ -9,7 +9,7 @@ import warnings
 import click
 
 from .calibrate import KL_BUDGET, SWEEP_STRENGTH
-from .cli_common import load_engine, load_pack, load_steerer, parse_layers, print_json, progress
+from .cli_common import SCOPE_OPTION, load_engine, load_pack, load_steerer, parse_layers, print_json, progress
 from .contrast import PAIR_KINDS
 from .eval_methods import METHODS
 from .measure import HALF_RANGE, INSTRUMENTS, MID, VARIANTS
@@ -137,6 +137,7 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
 @click.option("--variant", type=click.Choice(list(VARIANTS)), default="default", show_default=True,
               help="Prompt wording (paraphrase) or reversed scale/labels, for test-retest.")
+@SCOPE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def measure(model, system, pack_path, values_, strength, instrument, items, variant, as_json):
     """Measure the model's value profile (1-6 scale, ipsatised), unsteered or steered.

@@ -12,9 +12,9 @@ import ctypes
 import os
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Literal, Sequence, get_args
 
 from .locks import OperationLock
 from .runtime import BufferVerdict, default_threads, set_openmp_defaults
@@ -30,12 +30,19 @@ import llama_cpp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .chat_template import ChatTemplate  # noqa: E402
-from .errors import ControlVectorError, EngineError, ModelFileError, UnsupportedArchitectureError  # noqa: E402
+from .cvec_slot import apply_vector, checked_vector, unsteered  # noqa: E402
+from .errors import EngineError, ModelFileError, UnsupportedArchitectureError  # noqa: E402
 from .generation_options import check_generation  # noqa: E402
 from .model_store import check_gguf  # noqa: E402
-from .scoring import PREFIX_CELLS, scored  # noqa: E402
+from .engine_scoring import TextScoring  # noqa: E402
+from .scoring import PREFIX_CELLS  # noqa: E402
 
-__all__ = ["Engine", "gpu_offload_available", "default_threads"]
+__all__ = ["Engine", "SteerScope", "gpu_offload_available", "default_threads"]
+
+# where a vector is added: "all" -- every position, as llama.cpp does; "answer" -- the question
+# (all but its last token) is computed unsteered, so the vector shifts only what the model says
+# (generation and answer scoring; hidden states and perplexity always see it everywhere)
+SteerScope = Literal["all", "answer"]
 
 if TYPE_CHECKING:
     from .capture import BatchRunner  # loaded on first use: generation never needs it
@@ -44,17 +51,7 @@ def gpu_offload_available() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
-def _cvec_function():
-    """llama_set_adapter_cvec (>=0.3.17), llama_apply_adapter_cvec (0.3.7-0.3.16) or
-    llama_control_vector_apply (<=0.3.6): same arguments under three historic names."""
-    for name in ("llama_set_adapter_cvec", "llama_apply_adapter_cvec", "llama_control_vector_apply"):
-        fn = getattr(llama_cpp, name, None)
-        if fn is not None:
-            return fn
-    raise EngineError("this llama-cpp-python has no control-vector function; install >=0.3.17,<0.4")
-
-
-class Engine:
+class Engine(TextScoring):
     """One loaded model. Generation runs on llama-cpp-python's context; hidden states and option
     scores on a second context over the same weights. Both always carry the same control vector."""
 
@@ -68,9 +65,12 @@ class Engine:
         n_seq_max: int = 16,
         verbose: bool = False,
         extra_buffer_types: bool | None = None,
+        steer_scope: SteerScope = "all",
     ):
         """``extra_buffer_types``: llama.cpp's AMX/repacked CPU weights; None decides per host
-        (see :mod:`couple_lite.runtime`), False is the safe path on any CPU."""
+        (see :mod:`couple_lite.runtime`), False is the safe path on any CPU. ``steer_scope``: see
+        :data:`SteerScope` (changeable later through the attribute)."""
+        self.steer_scope = steer_scope
         path = check_gguf(Path(model_path))
         self.model_path = path
         if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 1):
@@ -103,6 +103,9 @@ class Engine:
         self._batch_runner: BatchRunner | None = None  # made on first use: generation never needs it
         self._prefix_runner: BatchRunner | None = None  # per-sequence caches for shared-prefix scoring
         self._cvec: np.ndarray | None = None
+        self._head: list[int] | None = None  # the chat template's fixed first tokens (see _prime)
+        self._head_state: object = None  # what the generation cache's head was computed under (see _prime)
+        self._vector_version = 0  # counts vector changes
         self._steerable: bool | None = None  # checked on the first vector applied
         self.lock = OperationLock()  # one model, many callers: one operation at a time
 
@@ -130,7 +133,7 @@ class Engine:
 
         runner = BatchRunner(*args, **kwargs)
         if self._cvec is not None:
-            self._apply(runner.ctx, np.ascontiguousarray(self._cvec[1:]), 1, self.n_layer - 1)
+            apply_vector(runner.ctx, self._cvec, self.n_embd)
         return runner
 
     def close(self) -> None:
@@ -172,64 +175,64 @@ class Engine:
 
     # -- control vectors ------------------------------------------------------------------
     @property
+    def steer_scope(self) -> SteerScope:
+        """Where the vector is added (see :data:`SteerScope`)."""
+        return self._steer_scope
+
+    @steer_scope.setter
+    def steer_scope(self, scope: SteerScope) -> None:
+        if scope not in get_args(SteerScope):
+            raise EngineError(f"steer_scope must be one of {list(get_args(SteerScope))}, got {scope!r}")
+        self._steer_scope = scope
+
+    @property
     def control_vector(self) -> np.ndarray | None:
         """The (n_layer, n_embd) vector now applied, or None."""
         return None if self._cvec is None else self._cvec.copy()
 
+    @property
+    def _answer_only(self) -> bool:
+        """Whether questions are now decoded unsteered (scope "answer" and a vector applied)."""
+        return self._steer_scope == "answer" and self._cvec is not None
+
+    def _answer_scope(self):
+        """(runner, hold) for scoring with the question unsteered, or None when it is not."""
+        if not self._answer_only:
+            return None
+        runner = self._shared_prefix_runner
+        return runner, lambda: unsteered(runner.ctx, self._cvec, self.n_embd)
+
     def set_control_vector(self, vector: np.ndarray, layers: tuple[int, int] | None = None) -> None:
         """Apply ``vector`` (n_layer, n_embd); ``layers=(first, last)`` (inclusive) keeps only those
-        rows. The prompt cache is reset, so no token is ever computed under a stale vector."""
-        v = np.array(vector, dtype=np.float32)
-        if v.shape != (self.n_layer, self.n_embd):
-            raise ControlVectorError(
-                f"control vector has shape {v.shape}, this model needs ({self.n_layer}, {self.n_embd})"
-            )
-        if not np.all(np.isfinite(v)):
-            raise ControlVectorError("control vector contains NaN or infinity")
-        if np.any(v[0] != 0):
-            raise ControlVectorError("row 0 of a control vector must be zero: llama.cpp cannot steer block 0")
-        if layers is not None:
-            lo, hi = layers
-            if not 1 <= lo <= hi < self.n_layer:
-                raise ControlVectorError(f"layer range {layers} must satisfy 1 <= first <= last < {self.n_layer}")
-            keep = np.zeros(self.n_layer, dtype=bool)
-            keep[lo: hi + 1] = True
-            v[~keep] = 0.0
+        rows. Generation re-primes its cache on a new vector, so no token is reused from a stale one."""
+        v = checked_vector(vector, self.n_layer, self.n_embd, layers)
+        if self._cvec is not None and np.array_equal(v, self._cvec):
+            return  # already applied: the cached prompt head stays valid
         if self._steerable is None:
             self._steerable = False
             self.check_steerable()  # raises UnsupportedArchitectureError for e.g. bert, mamba
             self._steerable = True
-        # the C buffer has n_layer-1 rows: row r is added after block r+1; always pass all rows
-        data = np.ascontiguousarray(v[1:])
         with self.lock:
             for ctx in self._contexts():
-                self._apply(ctx, data, 1, self.n_layer - 1)
+                apply_vector(ctx, v, self.n_embd)
             self._cvec = v
-            self.llm.reset()
+            self._vector_version += 1
 
     def clear_control_vector(self) -> None:
         """Remove any control vector; logits return exactly to the unsteered ones."""
+        if self._cvec is None:
+            return
         with self.lock:
             for ctx in self._contexts():
-                self._apply(ctx, None, -1, -1)
+                apply_vector(ctx, None, self.n_embd)
             self._cvec = None
-            self.llm.reset()
+            self._vector_version += 1
 
     def _contexts(self) -> list:
         """The live llama.cpp contexts (none once closed: a stream left open at interpreter exit
         restores its vector after llama-cpp-python has freed them)."""
         ctxs = [self.llm.ctx] + [r.ctx for r in (self._batch_runner, self._prefix_runner) if r is not None]
         return [c for c in ctxs if c]
-
-    def _apply(self, ctx, data: np.ndarray | None, il_start: int, il_end: int) -> None:
-        fn = _cvec_function()
-        if data is None:
-            rc = fn(ctx, None, 0, self.n_embd, il_start, il_end)
-        else:
-            ptr = data.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-            rc = fn(ctx, ptr, data.size, self.n_embd, il_start, il_end)
-        if rc != 0:
-            raise EngineError(f"llama.cpp rejected the control vector (code {rc}); wrong n_embd?")
 
     @contextmanager
     def steered(self, vector: np.ndarray | None, layers: tuple[int, int] | None = None):
@@ -274,11 +277,11 @@ class Engine:
 
     def _last_logits(self, tokens: list[int]) -> np.ndarray:
         """Next-token logits after ``tokens`` on the generation context (fresh cache)."""
-        self.llm.reset()
+        self._reset_llm()
         self.llm.eval(tokens)
         ptr = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         out = np.ctypeslib.as_array(ptr, shape=(int(self.llm.n_vocab()),)).copy()
-        self.llm.reset()
+        self._reset_llm()
         return out
 
     # -- text -----------------------------------------------------------------------------
@@ -309,7 +312,7 @@ class Engine:
         check_generation(max_tokens, temperature, top_p, seed)
         text = self.chat_prompt(prompt, system, history) if chat else prompt
         with self.lock:
-            self.llm.reset()
+            self._prime(self.tokenize(text))
             pieces = self.llm.create_completion(
                 text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                 seed=self.seed if seed is None else seed, stream=True,
@@ -324,81 +327,37 @@ class Engine:
             except ValueError as e:  # e.g. the prompt does not fit the context
                 raise EngineError(f"generation failed: {e}; shorten the prompt or raise n_ctx (--n-ctx)") from None
 
+    def _reset_llm(self) -> None:
+        self.llm.reset()
+        self._head_state = None
+
+    def _prime(self, tokens: list[int]) -> None:
+        """Set the generation cache up for a prompt; ``create_completion`` then reuses it as a
+        prefix. Every prompt is computed the same way whatever came before (same numbers): the chat
+        template's fixed head (system prompt, user tag) alone -- kept from the last prompt while it
+        was computed under the same vector, or unsteered -- then the rest; in the "answer" scope the
+        head and the rest but the last token unsteered (so the head is shared by every vector)."""
+        if not 1 < len(tokens) < self.llm.n_ctx():  # create_completion says what does not fit
+            return self._reset_llm()
+        if self._head is None:
+            a, b = (self.tokenize(self.chat_prompt(x)) for x in ("a", "b"))
+            self._head = a[: next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)]
+        head, answer = self._head, self._answer_only
+        state = "unsteered" if answer or self._cvec is None else self._vector_version
+        hold = (lambda: unsteered(self.llm.ctx, self._cvec, self.n_embd)) if answer else nullcontext
+        if not head or tokens[: len(head)] != head or len(tokens) <= len(head) + answer:
+            self._reset_llm()
+        elif self._head_state == state:
+            self.llm.n_tokens = len(head)  # keep the head's cache cells, drop the rest
+        else:
+            self._reset_llm()
+            with hold():
+                self.llm.eval(head)
+            self._head_state = state
+        if answer:
+            with hold():
+                self.llm.eval(tokens[self.llm.n_tokens: -1])
+
     def generate(self, prompt: str, **kwargs) -> str:
         """The whole answer as one string (see :meth:`stream` for the arguments)."""
         return "".join(self.stream(prompt, **kwargs))
-
-    # -- scoring and hidden states ------------------------------------------------------------
-    def option_logprobs(
-        self, prompts: Sequence[str], options: Sequence[str], system: str | None = None, chat: bool = True
-    ) -> np.ndarray:
-        """log P(first token of each option | prompt) for every prompt: (n_prompts, n_options),
-        one forward pass per prompt (batched). Options must start with different tokens."""
-        first = []
-        for o in options:
-            toks = self.tokenize(o, add_bos=False)
-            if not toks:
-                raise EngineError(f"option {o!r} has no tokens")
-            first.append(toks[0])
-        if len(set(first)) != len(first):
-            raise EngineError(f"options {list(options)} do not start with distinct tokens; reword them")
-        texts = [self.chat_prompt(p, system) if chat else p for p in prompts]
-        with self.lock:
-            logits, _ = self._runner.run([self.tokenize(t) for t in texts])
-        logits = logits.astype(np.float64)
-        m = logits.max(axis=1, keepdims=True)
-        logz = m[:, 0] + np.log(np.exp(logits - m).sum(axis=1))
-        return logits[:, first] - logz[:, None]
-
-    def hidden_states(self, texts: Sequence[str], all_tokens: bool = False):
-        """Residual stream after every block: (n_texts, n_layer, n_embd) at each text's last token,
-        or a list of (n_tokens, n_layer, n_embd) with ``all_tokens``. Includes the control vector."""
-        if isinstance(texts, str):
-            raise EngineError("hidden_states takes a list of texts")
-        with self.lock:
-            _, states = self._runner.run([self.tokenize(t) for t in texts], hidden=True, all_tokens=all_tokens)
-        return states
-
-    def mean_nll(self, texts: Sequence[str]) -> float:
-        """Mean negative log-likelihood per token of ``texts`` under the current vector (the log
-        of perplexity): the fluency measure."""
-        with self.lock:
-            lps = self._runner.token_logprobs([self.tokenize(t) for t in texts])
-        return float(-np.concatenate(lps).mean())
-
-    def answer_logprob(self, prompts: Sequence[str], answers: Sequence[str], system: str | None = None) -> np.ndarray:
-        """Mean log-probability per token of each answer as the assistant's reply to its prompt
-        (chat template applied): how readily the model would say it."""
-        prefixes = [self.chat_prompt(p, system) for p in prompts]
-        heads = {pre: self.tokenize(pre) for pre in set(prefixes)}
-        seqs = [self.tokenize(pre + a) for pre, a in zip(prefixes, answers)]
-        lps = self._scored(prefixes, heads, seqs)
-        return np.array([lp.mean() for lp in lps])
-
-    def continuation_logprob(self, prefixes: Sequence[str], continuations: Sequence[str]) -> np.ndarray:
-        """Total log-probability of each continuation's tokens after its raw-text prefix (no chat
-        template): exact for multi-token continuations, where :meth:`option_logprobs` sees one token."""
-        heads = {pre: self.tokenize(pre) for pre in set(prefixes)}
-        seqs = []
-        for pre, cont in zip(prefixes, continuations):
-            tail = self.tokenize(cont, add_bos=False)
-            if not tail:
-                raise EngineError(f"continuation {cont!r} has no tokens")
-            seqs.append(heads[pre] + tail)
-        return np.array([lp.sum() for lp in self._scored(prefixes, heads, seqs)])
-
-    def _scored(self, prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list[int]]) -> list[np.ndarray]:
-        with self.lock:
-            return scored(prefixes, heads, seqs, self._runner, lambda: self._shared_prefix_runner)
-
-    def position_logprobs(self, seqs: list[list[int]], starts: list[int]) -> np.ndarray:
-        """Next-token log-distributions (positions, n_vocab) predicting tokens ``starts[i]..`` of
-        each token sequence, under the current vector (the fluency budget's KL reads these)."""
-        with self.lock:
-            return self._runner.position_logprobs(seqs, starts)
-
-    def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Next-token logits after each text (n_texts, n_vocab), under the current vector."""
-        with self.lock:
-            out, _ = self._runner.run([self.tokenize(t) for t in texts])
-        return out

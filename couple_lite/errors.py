@@ -78,3 +78,7 @@ class ControlVectorError(CoupleError, ValueError):
 
 class OutputFileError(CoupleError, OSError):
     """An output file that cannot be written whole; the old file, if any, is left as it was."""
+
+
+class MissingExtraError(CoupleError, ImportError):
+    """A feature whose optional extra (e.g. ``server``) is not installed; the message says how."""

@@ -7,13 +7,16 @@ from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
+from .errors import EngineError
+
 
 class Runner(Protocol):
     """What scoring needs of a runner (``capture.BatchRunner``; capture imports this module)."""
 
     def token_logprobs(self, seqs: list[list[int]], starts: list[int]) -> list[np.ndarray]: ...
 
-    def prefix_logprobs(self, prefix: list[int], tails: list[list[int]]) -> list[np.ndarray]: ...
+    def prefix_logprobs(self, prefix: list[int], tails: list[list[int]], hold=None,
+                        full: bool = False) -> list[np.ndarray]: ...
 
 
 # cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
@@ -54,5 +57,29 @@ def scored(prefixes: Sequence[str], heads: dict[str, list[int]], seqs: list[list
     if alone:
         starts = [min(len(heads[prefixes[i]]), len(seqs[i]) - 1) for i in alone]
         for i, lp in zip(alone, full.token_logprobs([seqs[i] for i in alone], starts)):
+            out[i] = lp
+    return out
+
+
+def held(seqs: list[list[int]], starts: list[int], shared: Runner, hold, full: bool = False) -> list[np.ndarray]:
+    """Log-probabilities of tokens ``starts[i]..`` of each sequence (log-distributions with
+    ``full``) with tokens ``< starts[i] - 1`` decoded under ``hold()`` -- the engine's "answer"
+    scope: the question unsteered, its last token and the answer steered. Sequences with the
+    same prefix share one decoded copy of it."""
+    limit = PREFIX_CELLS - ROW_PADDING
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (seq, start) in enumerate(zip(seqs, starts)):
+        if len(seq) > limit:
+            raise EngineError(
+                f"text {i} has {len(seq)} tokens; steering only the answer scores texts of up to {limit} "
+                f"tokens: shorten it or use the 'all' steering scope"
+            )
+        if not 1 <= start < len(seq):
+            raise EngineError(f"text {i}: scoring starts at token {start}, need 1 <= start < {len(seq)}")
+        groups.setdefault(tuple(seq[:start]), []).append(i)
+    out: list = [None] * len(seqs)
+    for prefix, idx in groups.items():
+        lps = shared.prefix_logprobs(list(prefix), [seqs[i][len(prefix):] for i in idx], hold=hold, full=full)
+        for i, lp in zip(idx, lps):
             out[i] = lp
     return out

@@ -11,8 +11,9 @@ The COUPLE loop in closed form, for a loaded model and its value-vector pack:
 3. **coefficients**: the change Δ = counterfactual - factual, back in instrument units, solved
    through the response matrix R (measured change of j per unit strength on i) in ridge least
    squares, so side effects between values are compensated rather than summed;
-4. **vector**: Σ_i c_i · direction_i · layer norm, scaled down as a whole if any block would exceed
-   the pack's fluency limit (reported, never silent).
+4. **vector**: Σ_i c_i · direction_i · layer norm, scaled down as a whole if its predicted fluency
+   cost cᵀGc exceeds the pack's KL budget (a v1 pack: if any block would exceed its fluency limit);
+   reported, never silent.
 
 ``Ablation`` switches each step off for the evaluation: ``scm=False`` changes only the named
 values, ``decouple=False`` divides by R's diagonal instead of solving with all of R,
@@ -165,7 +166,8 @@ class Steerer:
                 warnings.append(msg)
         c, reached = self._cap(c)
         if reached < 1:
-            warnings.append(f"the objective needs {1 / reached:.1f}x the fluency limit; steering at the limit "
+            limit = "fluency budget" if self.pack.fluency_budget is not None else "fluency limit"
+            warnings.append(f"the objective needs {1 / reached:.1f}x the {limit}; steering at the {limit.split()[1]} "
                             f"reaches about {100 * reached:.0f}% of the requested change")
         predicted_inst = self.units.change_to_scale(R.T @ c)
         predicted = {n: float(factual[n] + predicted_inst[k]) for k, n in enumerate(names)}

@@ -124,3 +124,18 @@ def test_measure_errors(tiny_model_path, tmp_path):
     assert r.exit_code == 2 and "not found" in r.output
     r = run("extract", *common, "--layers", "0-9", "-o", str(tmp_path / "x.npz"))
     assert r.exit_code == 2 and "layer range" in r.output and not (tmp_path / "x.npz").exists()
+
+
+def test_serve_without_the_server_extra_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed: import raises ImportError
+    r = run("serve", "--port", "0")
+    assert r.exit_code == 2
+    assert r.output.strip().splitlines()[-1] == (
+        'error: serve needs the server extra (uvicorn is missing): pip install -e ".[server]"')
+
+
+def test_serve_refuses_an_empty_api_key():
+    r = run("serve", "--api-key", " ")
+    assert r.exit_code == 2 and "the API key is empty" in r.output

@@ -6,6 +6,7 @@ import llama_cpp
 import numpy as np
 import pytest
 
+from couple_lite import cvec_slot
 from couple_lite import engine as engine_mod
 from couple_lite.engine import Engine
 from couple_lite.errors import ControlVectorError, EngineError, UnsupportedArchitectureError
@@ -129,13 +130,13 @@ def test_option_logprobs(tiny_engine):
 def test_steerability_check(tiny_engine, monkeypatch):
     assert tiny_engine.check_steerable() > 0
     # an architecture whose graph never adds the vector behaves like a no-op apply:
-    monkeypatch.setattr(Engine, "_apply", lambda self, ctx, data, a, b: None)
+    monkeypatch.setattr(engine_mod, "apply_vector", lambda ctx, vector, n_embd: None)
     with pytest.raises(UnsupportedArchitectureError, match="'llama' architecture ignores control vectors"):
         tiny_engine.check_steerable()
 
 
 def test_first_vector_checks_steerability(tiny_model_path, monkeypatch):
-    monkeypatch.setattr(Engine, "_apply", lambda self, ctx, data, a, b: None)
+    monkeypatch.setattr(engine_mod, "apply_vector", lambda ctx, vector, n_embd: None)
     engine = Engine(tiny_model_path, n_ctx=512, n_threads=2)
     with pytest.raises(UnsupportedArchitectureError, match="ignores control vectors"):
         engine.set_control_vector(vec(engine))
@@ -156,13 +157,13 @@ def test_historic_function_names(monkeypatch):
     fake = object()
     monkeypatch.delattr(llama_cpp, "llama_set_adapter_cvec")
     monkeypatch.setattr(llama_cpp, "llama_apply_adapter_cvec", fake, raising=False)
-    assert engine_mod._cvec_function() is fake
+    assert cvec_slot.cvec_function() is fake
     monkeypatch.delattr(llama_cpp, "llama_apply_adapter_cvec")
     monkeypatch.setattr(llama_cpp, "llama_control_vector_apply", fake, raising=False)
-    assert engine_mod._cvec_function() is fake
+    assert cvec_slot.cvec_function() is fake
     monkeypatch.delattr(llama_cpp, "llama_control_vector_apply")
     with pytest.raises(EngineError, match="no control-vector function"):
-        engine_mod._cvec_function()
+        cvec_slot.cvec_function()
 
 
 def test_clear_with_null_restores_after_direct_c_call(tiny_engine):
@@ -257,3 +258,27 @@ def test_a_texts_numbers_do_not_depend_on_its_batch(tiny_engine):
         before = tiny_engine.tokenize("z" * k)
         got = tiny_engine._runner.token_logprobs([before, target])[1]
         np.testing.assert_array_equal(got, alone)
+
+
+def test_the_chat_head_is_kept_between_prompts_and_answers_do_not_depend_on_it(tiny_engine, tiny_model_path, monkeypatch):
+    """The template's fixed head (system prompt, user tag) is decoded alone and kept while the
+    vector stays: the next prompt decodes only its own tokens, and every answer equals a fresh
+    engine's (the same split into head and rest, whatever came before)."""
+    kw = dict(max_tokens=10, temperature=0.0)
+    tiny_engine.clear_control_vector()
+    tiny_engine.generate("first question", **kw)
+    evaluated = []
+    real_eval = tiny_engine.llm.eval
+    monkeypatch.setattr(tiny_engine.llm, "eval", lambda toks: (evaluated.append(list(toks)), real_eval(toks))[1])
+    second = tiny_engine.generate("second question", **kw)
+    monkeypatch.undo()
+    full = tiny_engine.tokenize(tiny_engine.chat_prompt("second question"))
+    head = tiny_engine._head
+    assert 0 < len(head) < len(full) and full[: len(head)] == head
+    assert evaluated[0] == full[len(head):]  # the head came from the cache
+    fresh = Engine(tiny_model_path, n_ctx=512, n_threads=2)
+    assert fresh.generate("second question", **kw) == second
+    v = vec(tiny_engine, scale=2.0)
+    with tiny_engine.steered(v), fresh.steered(v):  # a new vector: the head is decoded again under it
+        assert tiny_engine.generate("second question", **kw) == fresh.generate("second question", **kw)
+    fresh.close()

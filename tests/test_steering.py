@@ -92,6 +92,7 @@ def test_a_kl_budget_caps_the_predicted_cost_of_the_combined_vector(tiny_engine,
     plan = st.plan(make_objective("care=6,fairness=1", system=MF))
     c = np.array([plan.coefficients[n] for n in NAMES])
     assert plan.reached < 1 and c @ G @ c == pytest.approx(budget, rel=1e-9)
+    assert any("x the fluency budget; steering at the budget reaches" in w for w in plan.warnings)
     small = st.plan(make_objective(f"care={plan.factual['care'] + 0.01:.4f}", system=MF))
     assert small.reached == 1.0  # well inside the budget: nothing is cut
     bad = dict(G=-G)
@@ -156,6 +157,10 @@ def test_steer_export_and_chat_cli(tiny_model_path, pack_file, tmp_path, monkeyp
         assert key in out
     r = run(main, ["steer", "hello", *common, str(obj), "--max-tokens", "8", "--explain"])
     assert r.exit_code == 0 and "coefficient" in r.output
+    r = run(main, ["steer", "hello", *common, str(obj), "--max-tokens", "8", "--scope", "answer", "--json"])
+    assert r.exit_code == 0, r.output
+    r = run(main, ["steer", "hello", *common, str(obj), "--scope", "question"])
+    assert r.exit_code == 2 and "'question' is not one of 'all', 'answer'" in r.output
     gguf_out = tmp_path / "v.gguf"
     r = run(main, ["export", *common, str(obj), "-o", str(gguf_out)])
     assert r.exit_code == 0, r.output
