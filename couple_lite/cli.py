@@ -12,8 +12,8 @@ import sys
 
 import click
 
-from .cli_common import (N_CTX_OPTION, SCOPE_OPTION, THREADS_OPTION, LazyGroup, engine_options, load_steerer,
-                         print_json, threads)
+from .cli_common import (N_CTX_OPTION, SCM_OPTION, SCOPE_OPTION, THREADS_OPTION, LazyGroup, engine_options,
+                         load_steerer, print_json, threads)
 from .errors import CoupleError
 from .table import format_table
 
@@ -21,6 +21,7 @@ from .table import format_table
 RESEARCH_COMMANDS = {"extract": ".cli_research:extract", "calibrate": ".cli_research:calibrate",
                      "measure": ".cli_research:measure", "eval": ".cli_research:eval_"}
 LAZY_COMMANDS = {**RESEARCH_COMMANDS, "serve": ".cli_serve:serve"}
+EDGES_SHOWN = 20  # explain --compare-scm: strongest edges in the table
 
 
 @click.group(cls=LazyGroup, lazy=LAZY_COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,25 +46,55 @@ def main() -> None:
 @click.option("--plausibility", type=float, default=None,
               help="Price of implausible shifts when resolving conflicting priorities "
                    "(default 0.1 with --priority; 0 meets every target exactly).")
+@click.option("--scm", "scm_choice", type=click.Choice(["prior", "model"]), default="prior", show_default=True,
+              help="Value graph: psychology's prior, or the one fitted to how steering moves a model's values.")
+@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None,
+              help="With --scm model or --compare-scm: the pack whose response matrix gives the model's graph "
+                   "(default: the default model's shipped pack).")
+@click.option("--compare-scm", is_flag=True, help="Also print both graphs' edges side by side.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def explain(values_, priority, objective_file, observed, observed_sd, system, plausibility, as_json):
+def explain(values_, priority, objective_file, observed, observed_sd, system, plausibility, scm_choice, pack_path,
+            compare_scm, as_json):
     """Counterfactual value profile for an objective, with the causal paths that produce it.
 
     Example: python cli.py explain --values "power=6,benevolence=5" --observed "security=4" --json
     """
     from .objective import parse_levels
+    from .prior import prior_scm
     from .reasoning import plan_counterfactual
     from .values import load_value_system
 
     obj = _objective(values_, priority, objective_file, system)
-    obs = parse_levels(observed, load_value_system(obj.value_system or obj.system)) if observed else None
-    plan = plan_counterfactual(obj, obs, observed_sd, plausibility=plausibility)
+    vs = obj.value_system or load_value_system(obj.system)
+    obs = parse_levels(observed, vs) if observed else None
+    graphs = {"prior": prior_scm(vs)}
+    if scm_choice == "model" or compare_scm:
+        from .model_graph import model_scm
+        from .model_store import default_model_name
+        from .pack import default_pack_path, load_pack
+
+        graphs["model"] = model_scm(load_pack(pack_path or default_pack_path(default_model_name(), vs.name)))
+    plan = plan_counterfactual(obj, obs, observed_sd, scm=graphs[scm_choice], plausibility=plausibility)
+    edges = None
+    if compare_scm:
+        from .model_graph import compare_edges
+
+        edges = [{"from": e["from"], "to": e["to"], "prior": e["a"], "model": e["b"]}
+                 for e in compare_edges(graphs["prior"], graphs["model"])]
     if as_json:
-        print_json(plan.model_dump())
+        print_json({**plan.model_dump(), "scm": scm_choice, **({"scm_edges": edges} if edges is not None else {})})
     else:
         click.echo(f"system: {plan.system}   mode: {plan.mode}"
                    + (f" (plausibility {plan.plausibility:g})" if plan.mode == "prioritized" else ""))
         click.echo(plan.table())
+        if edges is not None:
+            click.echo("\nvalue graphs (W[from, to]; prior: psychology's, model: how steering one value moves the "
+                       "others on this model):")
+            shown = edges[:EDGES_SHOWN]
+            click.echo(format_table(["from", "to", "prior", "model"], [[e["from"], e["to"], e["prior"], e["model"]]
+                                                                        for e in shown]))
+            if len(edges) > len(shown):
+                click.echo(f"... {len(edges) - len(shown)} weaker edges (all in --json)")
 
 
 @main.command()
@@ -156,6 +187,7 @@ _STEER_OPTIONS = [
     THREADS_OPTION,
     N_CTX_OPTION,
     SCOPE_OPTION,
+    SCM_OPTION,
 ]
 
 

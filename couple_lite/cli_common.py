@@ -21,7 +21,7 @@ import click  # noqa: E402
 from .errors import ControlVectorError, CoupleError  # noqa: E402
 
 __all__ = ["LazyGroup", "print_json", "progress", "THREADS_OPTION", "threads", "N_CTX_OPTION", "n_ctx",
-           "DEFAULT_N_CTX", "SCOPE_OPTION", "engine_options", "load_engine", "load_pack", "parse_layers", "load_steerer"]
+           "DEFAULT_N_CTX", "SCOPE_OPTION", "SCM_OPTION", "engine_options", "load_engine", "load_pack", "parse_layers", "load_steerer"]
 
 
 class LazyGroup(click.Group):
@@ -142,6 +142,17 @@ SCOPE_OPTION = click.option(
          "(the question is read unsteered).")
 
 
+def _store_scm(ctx: click.Context, _param, value):
+    if value is not None:
+        ctx.meta["couple_lite.scm"] = value
+
+
+SCM_OPTION = click.option(
+    "--scm", type=click.Choice(["prior", "model"]), default=None, expose_value=False, callback=_store_scm,
+    help="Value graph of the counterfactual: 'prior' (psychology's, default) or 'model' (fitted to how "
+         "steering moves this model's values; see explain --compare-scm).")
+
+
 def engine_options() -> dict:
     """The Engine arguments of the running command's --n-ctx, --threads and --scope."""
     ctx = click.get_current_context(silent=True)
@@ -187,4 +198,5 @@ def load_steerer(model, pack_path, system="schwartz10", engine=None):
 
     engine, name, sha = (engine, *model_identity(engine.model_path)) if engine else load_engine(model)
     pack, _ = load_pack(pack_path, engine, name, sha, system)
-    return Steerer(engine, pack, name)
+    ctx = click.get_current_context(silent=True)
+    return Steerer(engine, pack, name, scm=ctx.meta.get("couple_lite.scm", "prior") if ctx else "prior")

@@ -29,8 +29,10 @@ INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 @click.option("--keep-confounds", is_flag=True, help="Do not project out confound and common-mode directions.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Pack file to write (default: models/packs/<model>-<system>.npz).")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write the per-block held-out separability of each value here (layers.json/.md/.svg).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def extract(model, system, method, pairs, layers, keep_confounds, output, as_json):
+def extract(model, system, method, pairs, layers, keep_confounds, output, report_dir, as_json):
     """Extract value directions from the model's hidden states and write a value-vector pack.
 
     Example: python cli.py extract --pairs all --method ovr --layers 11-17 -o models/packs/mine.npz
@@ -49,6 +51,10 @@ def extract(model, system, method, pairs, layers, keep_confounds, output, as_jso
     data = {"pack": str(path), "layer_range": [lo, hi], "settings": ex.settings,
             "heldout_value_accuracy": float(ex.value_accuracy[lo: hi + 1].mean()),
             "removed_share": dict(zip(ex.values, map(float, ex.removed[:, lo: hi + 1].mean(axis=1))))}
+    if report_dir:
+        from .layer_report import write_layer_report
+
+        data["report"] = [str(p) for p in write_layer_report(ex, report_dir)]
     if as_json:
         print_json(data)
         return
@@ -72,8 +78,12 @@ def extract(model, system, method, pairs, layers, keep_confounds, output, as_jso
 @click.option("--fast-budget", is_flag=True, help="Combined-vector costs from the vectors' cosines instead of "
               "steering each pair of values (saves ~3 min on the default model).")
 @click.option("--no-fluency", is_flag=True, help="Skip the fluency budget.")
+@click.option("--item-information", "item_info_only", is_flag=True,
+              help="Only measure how informative each calibration item is (for measure --items-budget) and store it; "
+                   "R and the budget are kept.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def calibrate(model, system, pack_path, instrument, strength, budget, fast_budget, no_fluency, as_json):
+def calibrate(model, system, pack_path, instrument, strength, budget, fast_budget, no_fluency, item_info_only,
+              as_json):
     """Measure the response matrix R (steer each value, measure all) and the fluency budget; store them in the pack.
 
     Example: python cli.py calibrate --instrument likelihood --strength 0.015,0.03 --budget 0.1
@@ -86,6 +96,8 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
     vs = load_value_system(system)
     engine, name, sha = load_engine(model)
     pack, path = load_pack(pack_path, engine, name, sha, vs.name)
+    if item_info_only:
+        return _item_information(engine, vs, pack, path, as_json)
     try:
         doses = tuple(float(x) for x in strength.split(","))
     except ValueError:
@@ -125,6 +137,27 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
     click.echo(format_table(["steer \\ measured"] + short, [[v] + list(map(float, R[i])) for i, v in enumerate(pack.values)]))
 
 
+def _item_information(engine, vs, pack, path, as_json):
+    import numpy as np
+
+    from .item_selection import item_information
+    from .pack import save_pack
+
+    if pack.response is None:
+        raise click.UsageError("calibrate the pack first (the item information uses its doses)")
+    doses = pack.fluency_limit if pack.fluency_budget is not None else np.full(len(pack.values), pack.strength)
+    info = item_information(engine, vs, pack.extraction, np.asarray(doses), progress=progress("item information"))
+    pack.metrics["item_information"] = {"instrument": "likelihood", "items": info,
+                                        "doses": dict(zip(pack.values, map(float, doses)))}
+    save_pack(pack, path)
+    if as_json:
+        print_json({"pack": str(path), "item_information": info})
+        return
+    ranked = sorted(info.items(), key=lambda kv: -kv[1])
+    click.echo(f"updated {path}: information of {len(info)} calibration items; most informative: "
+               + "; ".join(f"{t[:40]!r} {x:+.2f}" for t, x in ranked[:3]))
+
+
 @click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--system", default="schwartz10", show_default=True)
@@ -137,9 +170,12 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
 @click.option("--variant", type=click.Choice(list(VARIANTS)), default="default", show_default=True,
               help="Prompt wording (paraphrase) or reversed scale/labels, for test-retest.")
+@click.option("--items-budget", type=click.IntRange(min=1), default=None,
+              help="Likelihood instrument: only the N most informative calibration items per value (the pack's "
+                   "calibrate --item-information).")
 @SCOPE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def measure(model, system, pack_path, values_, strength, instrument, items, variant, as_json):
+def measure(model, system, pack_path, values_, strength, instrument, items, variant, items_budget, as_json):
     """Measure the model's value profile (1-6 scale, ipsatised), unsteered or steered.
 
     Example: python cli.py measure --instrument forced_choice --json
@@ -152,11 +188,21 @@ def measure(model, system, pack_path, values_, strength, instrument, items, vari
     from .values import load_value_system
 
     vs = load_value_system(system)
+    if items_budget and (instrument != "likelihood" or items):
+        raise click.UsageError("--items-budget selects among the built-in calibration items of the likelihood "
+                               "instrument: use --instrument likelihood and no --items")
     engine, name, sha = load_engine(model)
     pack = None
-    if values_ or instrument == "probe" or pack_path:
+    if values_ or instrument == "probe" or pack_path or items_budget:
         pack, _ = load_pack(pack_path, engine, name, sha, vs.name)
     item_list, skipped = load_items(vs, items) if items else (None, 0)
+    if items_budget:
+        from .item_selection import informative_items
+
+        info = pack.metrics.get("item_information")
+        if not info:
+            raise click.UsageError("this pack has no item information; run `python cli.py calibrate --item-information`")
+        item_list = informative_items(load_items(vs)[0], info["items"], items_budget)
     vector = None
     if values_ and pack.response is not None:  # calibrated pack: the full steering pipeline
         from .objective import make_objective

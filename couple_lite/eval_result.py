@@ -91,6 +91,7 @@ class EvalResult(BaseModel):
     values: list[str]
     response: list[list[float]] | None  # the pack's R (steer i, measured j), for the report
     scm_weights: list[list[float]]  # the SCM's W (i -> j), for the report
+    model_scm_weights: list[list[float]] | None = None  # the model's own value graph (model_graph), if R allows
     model_info: dict = {}
     methods: dict[str, dict]
     rows: list[MethodRow]

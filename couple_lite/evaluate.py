@@ -150,7 +150,18 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
         n_questions=len(answer_cache), profiles=profiles, targets=targets, unsteered=unsteered,
         unsteered_answers=answer_cache, scale=scale, values=list(names),
         response=None if steerer.pack.response is None else steerer.pack.response.tolist(),
-        scm_weights=steerer.scm.weights.tolist(),
+        scm_weights=steerer.scm.weights.tolist(), model_scm_weights=_model_graph(steerer.pack),
         model_info={k: v for k, v in engine.info().items() if k in ("architecture", "n_layer", "n_embd", "file_size", "n_threads")}, methods=summarise(rows, methods), rows=rows,
         seconds_total=time.perf_counter() - t_start,
     )
+
+
+def _model_graph(pack) -> list[list[float]] | None:
+    """The model's own value graph for the report, or None when the pack has no usable R."""
+    from .errors import SCMError
+    from .model_graph import model_scm
+
+    try:
+        return model_scm(pack).weights.tolist()
+    except SCMError:
+        return None

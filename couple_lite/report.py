@@ -89,6 +89,10 @@ def _plots(res: EvalResult) -> dict[str, str]:
         files["response_matrix.svg"] = rp.heatmap_svg(res.values, np.array(res.response),
                                                       "Response matrix R (per unit strength)")
     files["scm_graph.svg"] = rp.graph_svg(res.values, np.array(res.scm_weights), "Value SCM (edge i -> j: weight W[i, j])")
+    if res.model_scm_weights is not None:
+        files["scm_graph_model.svg"] = rp.graph_svg(
+            res.values, np.array(res.model_scm_weights),
+            "The model's own value graph (from R: how steering one value moves the others; not people's values)")
     for p in res.profiles:
         series = {"target": res.targets[p.name], "unsteered": res.unsteered}
         series.update({r.method: r.measured for r in res.rows if r.profile == p.name and r.method in rp.RADAR_SERIES})
@@ -138,6 +142,7 @@ def write_report(res: EvalResult, directory: str | Path, command: str = "python 
         L += ["", "## Calibration and causal model", ""]
         L += _image(files, "response_matrix.svg", "response matrix")  # only a calibrated pack's run has R to draw
         L += _image(files, "scm_graph.svg", "SCM graph")
+        L += _image(files, "scm_graph_model.svg", "the model's own value graph")
     else:
         L += [""]
     L += ["## Sample answers", ""]

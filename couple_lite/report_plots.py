@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-__all__ = ["radar_svg", "heatmap_svg", "graph_svg", "bars_svg", "COLOURS", "RADAR_SERIES"]
+__all__ = ["radar_svg", "heatmap_svg", "graph_svg", "bars_svg", "layers_svg", "COLOURS", "RADAR_SERIES"]
 
 COLOURS = {"target": "#222222", "unsteered": "#999999", "value_prompt": "#e69f00", "prompt_counterfactual": "#cc79a7",
            "naive_vectors": "#56b4e9", "couple_lite": "#0072b2", "couple_lite+prompt": "#009e73"}
@@ -147,5 +147,29 @@ def bars_svg(methods: dict[str, dict], keys: tuple[str, ...], title: str) -> str
         ax.set_axisbelow(True)
         ax.legend(handles=[Patch(color=BAR_COLOURS[k], label=_label(key)) for k, key in enumerate(keys)],
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_title(title, loc="left", fontweight="bold")
+    return _svg(fig)
+
+
+def layers_svg(values: list[str], pair_accuracy: np.ndarray, value_accuracy: np.ndarray,
+               window: tuple[int, int], title: str) -> str:
+    """Held-out separability per block: one line per value (share of its held-out pairs that project
+    positively on its direction), the all-values accuracy in black, the steered window shaded."""
+    layers = np.arange(1, pair_accuracy.shape[1])  # block 0 cannot be steered
+    fig = _figure(7.5, 4.2)
+    cmap = matplotlib.colormaps["tab10"]
+    with matplotlib.rc_context(SVG_STYLE):
+        ax = fig.add_subplot()
+        ax.axvspan(window[0] - 0.5, window[1] + 0.5, color="#eeeeee", zorder=0)
+        for k, v in enumerate(values):
+            line, = ax.plot(layers, pair_accuracy[k, 1:], color=cmap(k % 10), linewidth=1.2, label=_label(v))
+            line.set_gid(f"layers-{v}")
+        line, = ax.plot(layers, value_accuracy[1:], color="black", linewidth=2.2, label="all values (own value closest)")
+        line.set_gid("layers-all")
+        ax.axhline(1 / len(values), color="black", linestyle=":", linewidth=0.8)
+        ax.set_xlabel("block")
+        ax.set_ylabel("held-out accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7, ncol=2, loc="lower right")
         ax.set_title(title, loc="left", fontweight="bold")
     return _svg(fig)

@@ -140,13 +140,15 @@ def learn_dag(
     return [(names[i], names[j]) for i, j in sorted(g.edges)]
 
 
-def weights_from_total_effects(total: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+def weights_from_total_effects(total: np.ndarray, tol: float = 1e-6, ridge: float = 0.0) -> np.ndarray:
     """Recover W from total effects T measured by intervening on each value in turn.
 
     For a linear SCM T = (I - W)⁻¹ up to a per-row scale (row i: how far one unit of the i-th
-    intervention moved every value), so W = I - T̃⁻¹ with T̃ = T scaled to a unit diagonal.
-    Weights below ``tol`` in magnitude are dropped; if noise leaves a cycle, its weakest edge is
-    dropped until the graph is a DAG."""
+    intervention moved every value), so W = I - T̃⁻¹ with T̃ = T scaled to a unit diagonal. With
+    ``ridge`` > 0 (noisy measurements, where that inverse amplifies the noise), each column of W is
+    the ridge solution of T̃ (e_j - w_j) = e_j with w_jj = 0 instead. Weights below ``tol`` in
+    magnitude are dropped; if noise leaves a cycle, its weakest edge is dropped until the graph is
+    a DAG."""
     import networkx as nx
 
     T = np.asarray(total, dtype=np.float64)
@@ -161,9 +163,17 @@ def weights_from_total_effects(total: np.ndarray, tol: float = 1e-6) -> np.ndarr
             "re-measure that value's effect or drop it"
         )
     Tn = T / diag[:, None]
-    if np.linalg.cond(Tn) > MAX_CONDITION:
-        raise SingularSystemError("total-effect matrix is singular; it cannot come from a DAG SCM")
-    W = np.eye(len(T)) - np.linalg.solve(Tn, np.eye(len(T)))  # I - Tn⁻¹
+    d = len(T)
+    if ridge > 0:
+        W = np.zeros((d, d))
+        for j in range(d):
+            others = [i for i in range(d) if i != j]
+            A = Tn[:, others]
+            W[others, j] = np.linalg.solve(A.T @ A + ridge * np.eye(d - 1), A.T @ (Tn[:, j] - np.eye(d)[:, j]))
+    else:
+        if np.linalg.cond(Tn) > MAX_CONDITION:
+            raise SingularSystemError("total-effect matrix is singular; it cannot come from a DAG SCM")
+        W = np.eye(d) - np.linalg.solve(Tn, np.eye(d))  # I - Tn⁻¹
     np.fill_diagonal(W, 0.0)
     W[np.abs(W) < tol] = 0.0
     g = nx.DiGraph(list(zip(*np.nonzero(W))))

@@ -23,7 +23,7 @@ values, ``decouple=False`` divides by R's diagonal instead of solving with all o
 from __future__ import annotations
 
 import threading
-from typing import Iterator
+from typing import Iterator, get_args
 
 import numpy as np
 from pydantic import BaseModel
@@ -31,6 +31,7 @@ from pydantic import BaseModel
 from .errors import ControlVectorError, ObjectiveError
 from .explain import path_text
 from .locks import OperationLock
+from .model_graph import ScmChoice, model_scm
 from .model_store import registered_sha256
 from .objective import Objective
 from .pack import ValuePack
@@ -100,7 +101,9 @@ class Steerer:
     """Load once, steer many times: holds the engine, the pack, the SCM and the scale mapping.
     Thread-safe through the engine's lock; keeps no global state."""
 
-    def __init__(self, engine, pack: ValuePack, model_name: str = "model"):
+    def __init__(self, engine, pack: ValuePack, model_name: str = "model", scm: ScmChoice = "prior"):
+        """``scm``: "prior" (psychology's value graph, the default) or "model" (the graph fitted to
+        how steering moves this model's values, :mod:`couple_lite.model_graph`)."""
         if pack.response is None:
             raise ControlVectorError("the pack is not calibrated; run `python cli.py calibrate` first")
         base = pack.metrics.get("unsteered_profile")
@@ -113,7 +116,9 @@ class Steerer:
         if list(pack.values) != self.system.names:  # the SCM works in the system's order, R and the vectors in the pack's
             raise ControlVectorError(f"the pack's values {pack.values} are not {self.system.name}'s values in its order "
                                      f"({', '.join(self.system.names)}); extract the pack again")
-        self.scm = prior_scm(self.system)  # fitted once, reused by every objective
+        if scm not in get_args(ScmChoice):
+            raise ObjectiveError(f"scm must be one of {list(get_args(ScmChoice))}, got {scm!r}")
+        self.scm = prior_scm(self.system) if scm == "prior" else model_scm(pack)  # fitted once, reused
         names = pack.values
         inst = np.array([base[n] for n in names])
         self.units = InstrumentScale.matching(inst, self.scm.mean.mean(), np.sqrt(np.diag(self.scm.cov)).mean())

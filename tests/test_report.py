@@ -47,7 +47,7 @@ def result() -> EvalResult:
         model="tiny", system="schwartz10", instrument="likelihood", n_items=8, n_questions=1, profiles=profiles,
         targets={p.name: {n: 2.0 + j for j, n in enumerate(VALUES)} for p in profiles},
         unsteered={n: 3.5 for n in VALUES}, unsteered_answers={"What now?": "answer"}, scale=1.0, values=VALUES,
-        response=R.tolist(), scm_weights=W.tolist(), methods=summarise(rows, METHODS), rows=rows, seconds_total=1.0,
+        response=R.tolist(), scm_weights=W.tolist(), model_scm_weights=(W * 0.5).tolist(), methods=summarise(rows, METHODS), rows=rows, seconds_total=1.0,
     )
 
 
@@ -118,8 +118,8 @@ def test_the_report_links_exactly_the_plots_it_wrote(result, tmp_path):
     md = write_report(result, tmp_path).read_text()
     linked = set(re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md))
     written = {f.name for f in tmp_path.iterdir() if f.suffix == ".svg"}
-    assert linked == written == {"methods.svg", "response_matrix.svg", "scm_graph.svg", "radar_kind.svg",
-                                 "radar_safe.svg"}
+    assert linked == written == {"methods.svg", "response_matrix.svg", "scm_graph.svg", "scm_graph_model.svg",
+                                 "radar_kind.svg", "radar_safe.svg"}
     for name in written:
         _svg((tmp_path / name).read_text())
     assert PLOTS_HINT not in md and "skipped" not in md

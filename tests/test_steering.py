@@ -231,3 +231,15 @@ def test_n_ctx_bounds_the_prompt_and_is_named_in_the_error(tiny_model_path, pack
     assert r.exit_code == 0, r.output
     r = run(main, ["steer", "hi", *common, "--n-ctx", "8"])
     assert r.exit_code == 2 and "--n-ctx" in r.output  # below the option's minimum: a usage error
+
+
+def test_the_model_s_own_value_graph_can_plan_the_counterfactual(tiny_engine, extraction):
+    pack = make_pack(extraction)
+    obj = make_objective("care=6", system=MF)
+    a, b = Steerer(tiny_engine, pack), Steerer(tiny_engine, pack, scm="model")
+    prior, model = a.plan(obj), b.plan(obj)
+    assert model.counterfactual["care"] == pytest.approx(6.0)
+    assert model.counterfactual != prior.counterfactual
+    np.testing.assert_allclose(b.factual, a.factual)  # same mean and variances: the same 1-6 scale
+    with pytest.raises(ObjectiveError, match="scm must be one of"):
+        Steerer(tiny_engine, pack, scm="people")

@@ -1,0 +1,63 @@
+"""Fewer, better items (AdAEM's idea of informative questions): per value, the calibration items
+whose likelihood score moves most with their own value's vector and least with the others', so a
+profile can be measured on the N most informative items per value (``measure --items-budget N``).
+
+An item's information is its own-value response minus its mean absolute response to the other
+values' vectors, per unit strength: the symmetric sweep of calibration (score at +dose minus score at
+-dose), one value at a time, at each value's fluency dose. Computed once on the calibration items
+and stored in the pack (``calibrate --item-information``); never on evaluation items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import CoupleError
+from .measure import _SELF, Item, load_items
+from .vectors import Extraction, steering_vector
+
+__all__ = ["item_information", "informative_items"]
+
+
+def _scores(engine, items: list[Item]) -> np.ndarray:
+    lp = engine.answer_logprob([_SELF["default"]] * len(items), [it.text for it in items])
+    return np.where([it.agreement < 0 for it in items], -lp, lp)
+
+
+def item_information(engine, system, extraction: Extraction, doses: np.ndarray, items: list[Item] | None = None,
+                     progress=None) -> dict[str, float]:
+    """Item text -> information (see the module docstring), on the likelihood instrument."""
+    items = items or load_items(system)[0]
+    names = extraction.values
+    response = np.zeros((len(names), len(items)))  # response[u, k]: item k's score change per unit push on u
+    for u in range(len(names)):
+        sides = []
+        for sign in (1.0, -1.0):
+            coef = np.zeros(len(names))
+            coef[u] = sign * doses[u]
+            with engine.steered(steering_vector(extraction, coef)):
+                sides.append(_scores(engine, items))
+        response[u] = (sides[0] - sides[1]) / (2 * doses[u])
+        if progress:
+            progress(u + 1, len(names))
+    info = {}
+    for k, it in enumerate(items):
+        own = names.index(it.value)
+        others = np.delete(response[:, k], own)
+        info[it.text] = float(response[own, k] - np.abs(others).mean())
+    return info
+
+
+def informative_items(items: list[Item], information: dict[str, float], per_value: int) -> list[Item]:
+    """The ``per_value`` most informative items of each value, in the items' own order."""
+    if per_value < 1:
+        raise CoupleError(f"--items-budget must be at least 1, got {per_value}")
+    unknown = [it.text for it in items if it.text not in information]
+    if unknown:
+        raise CoupleError(f"the pack's item information does not cover {len(unknown)} of these items "
+                          f"(e.g. {unknown[0]!r}); re-run `python cli.py calibrate --item-information`")
+    keep = set()
+    for v in dict.fromkeys(it.value for it in items):
+        mine = sorted((it for it in items if it.value == v), key=lambda it: -information[it.text])
+        keep.update(it.text for it in mine[:per_value])
+    return [it for it in items if it.text in keep]
