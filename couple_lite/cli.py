@@ -191,6 +191,15 @@ _STEER_OPTIONS = [
 ]
 
 
+_OBJECTIVE_OPTIONS = _STEER_OPTIONS[:6]  # --values, --priority, --objective, --system, --model, --pack
+
+
+def _objective_options(f):
+    for opt in reversed(_OBJECTIVE_OPTIONS):
+        f = opt(f)
+    return f
+
+
 def _steer_options(f):
     for opt in reversed(_STEER_OPTIONS):
         f = opt(f)
@@ -299,12 +308,7 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
 
 
 @main.command()
-@click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".')
-@click.option("--priority", help='Priorities, e.g. "benevolence>power".')
-@click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file.")
-@click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10).")
-@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
-@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
+@_objective_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Control-vector .gguf to write.")
 @THREADS_OPTION
 @N_CTX_OPTION
@@ -335,12 +339,7 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
 @main.command()
 @click.argument("question")
 @click.option("--option", "options", multiple=True, required=True, help="A choice (repeat: 2 to 12).")
-@click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".')
-@click.option("--priority", help='Priorities, e.g. "benevolence>power".')
-@click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file.")
-@click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10).")
-@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
-@click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None)
+@_objective_options
 @THREADS_OPTION
 @N_CTX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

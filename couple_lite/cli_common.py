@@ -94,70 +94,57 @@ def progress(label: str):
     return show
 
 
-def _store_threads(ctx: click.Context, _param, value):
-    if value is not None:
-        ctx.meta["couple_lite.threads"] = value
+def _meta_option(flag: str, key: str, **kwargs):
+    """An option every command shares, kept in the click context's meta (so helpers such as
+    :func:`load_engine` read it) instead of being passed to the command function."""
+    def store(ctx: click.Context, _param, value):
+        if value is not None:
+            ctx.meta[f"couple_lite.{key}"] = value
+    return click.option(flag, default=None, expose_value=False, callback=store, **kwargs)
 
 
-THREADS_OPTION = click.option(
-    "--threads", type=click.IntRange(min=1), default=None, expose_value=False, callback=_store_threads,
-    help="llama.cpp threads (default: physical cores; fewer leaves cores to other work).")
+def _meta(key: str, default=None):
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(f"couple_lite.{key}", default) if ctx else default
+
+
+THREADS_OPTION = _meta_option("--threads", "threads", type=click.IntRange(min=1),
+                              help="llama.cpp threads (default: physical cores; fewer leaves cores to other work).")
 
 
 def threads() -> int | None:
     """The --threads given to the running command, if any."""
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get("couple_lite.threads") if ctx else None
+    return _meta("threads")
 
 
 # tokens of prompt + answer the model holds: room for a long chat turn on the default model, whose
 # KV cache then takes ~45 MB; --n-ctx raises it (the model's own training context is the ceiling)
 DEFAULT_N_CTX = 2048
 
-
-def _store_n_ctx(ctx: click.Context, _param, value):
-    if value is not None:
-        ctx.meta["couple_lite.n_ctx"] = value
-
-
-N_CTX_OPTION = click.option(
-    "--n-ctx", type=click.IntRange(min=64), default=None, expose_value=False, callback=_store_n_ctx,
+N_CTX_OPTION = _meta_option(
+    "--n-ctx", "n_ctx", type=click.IntRange(min=64),
     help=f"Context length in tokens, prompt and answer together (default: {DEFAULT_N_CTX}); raise it for long prompts.")
 
 
 def n_ctx() -> int:
     """The --n-ctx given to the running command, else the default."""
-    ctx = click.get_current_context(silent=True)
-    return ctx.meta.get("couple_lite.n_ctx", DEFAULT_N_CTX) if ctx else DEFAULT_N_CTX
+    return _meta("n_ctx", DEFAULT_N_CTX)
 
 
-def _store_scope(ctx: click.Context, _param, value):
-    if value is not None:
-        ctx.meta["couple_lite.steer_scope"] = value
-
-
-SCOPE_OPTION = click.option(
-    "--scope", type=click.Choice(["all", "answer"]), default=None, expose_value=False, callback=_store_scope,
+SCOPE_OPTION = _meta_option(
+    "--scope", "steer_scope", type=click.Choice(["all", "answer"]),
     help="Where the vector is added: 'all' positions (default, as llama.cpp does) or only the 'answer' "
          "(the question is read unsteered).")
 
-
-def _store_scm(ctx: click.Context, _param, value):
-    if value is not None:
-        ctx.meta["couple_lite.scm"] = value
-
-
-SCM_OPTION = click.option(
-    "--scm", type=click.Choice(["prior", "model"]), default=None, expose_value=False, callback=_store_scm,
+SCM_OPTION = _meta_option(
+    "--scm", "scm", type=click.Choice(["prior", "model"]),
     help="Value graph of the counterfactual: 'prior' (psychology's, default) or 'model' (fitted to how "
          "steering moves this model's values; see explain --compare-scm).")
 
 
 def engine_options() -> dict:
     """The Engine arguments of the running command's --n-ctx, --threads and --scope."""
-    ctx = click.get_current_context(silent=True)
-    return {"n_ctx": n_ctx(), "n_threads": threads(),
-            "steer_scope": ctx.meta.get("couple_lite.steer_scope", "all") if ctx else "all"}
+    return {"n_ctx": n_ctx(), "n_threads": threads(), "steer_scope": _meta("steer_scope", "all")}
 
 
 def load_engine(model):
@@ -198,5 +185,4 @@ def load_steerer(model, pack_path, system="schwartz10", engine=None):
 
     engine, name, sha = (engine, *model_identity(engine.model_path)) if engine else load_engine(model)
     pack, _ = load_pack(pack_path, engine, name, sha, system)
-    ctx = click.get_current_context(silent=True)
-    return Steerer(engine, pack, name, scm=ctx.meta.get("couple_lite.scm", "prior") if ctx else "prior")
+    return Steerer(engine, pack, name, scm=_meta("scm", "prior"))
