@@ -14,7 +14,7 @@ writes each recipe's pack exactly as ``extract`` would (to be calibrated), so a 
 not be extracted again.
 
     python bench/direction_study.py [--recipes a,b] [--budget 0.036] [--items FILE --questionnaire PVQ40]
-                                    [--save-dir DIR] [--json]
+                                    [--layers 11-17,8-22] [--schedule window,gaussian,spread] [--save-dir DIR] [--json]
 """
 
 from __future__ import annotations
@@ -85,6 +85,27 @@ RECIPES = {
 }
 
 
+def scheduled(ex, states: PairStates, schedule: str):
+    """The extraction with its per-block strength unit (``layer_norms``) reshaped inside its window:
+    the dose search then sets the overall strength, so only the profile over depth changes."""
+    lo, hi = ex.layer_range
+    blocks = np.arange(lo, hi + 1)
+    if schedule == "window":
+        return ex
+    if schedule == "gaussian":
+        w = np.exp(-0.5 * ((blocks - (lo + hi) / 2) / max((hi - lo + 1) / 4, 0.5)) ** 2)
+    elif schedule == "spread":
+        h = np.concatenate([states.pos, states.neg])[:, lo: hi + 1].astype(np.float64)  # (n, blocks, d)
+        proj = np.einsum("nld,vld->nvl", h, ex.directions[:, lo: hi + 1])
+        w = proj.std(axis=0).mean(axis=0) / ex.layer_norms[lo: hi + 1]
+    else:
+        raise click.BadParameter(f"unknown schedule {schedule!r}: window, gaussian or spread")
+    norms = ex.layer_norms.astype(np.float64).copy()
+    norms[lo: hi + 1] *= w / w.mean()
+    return dataclasses.replace(ex, layer_norms=norms.astype(np.float32),
+                               settings={**ex.settings, "schedule": schedule})
+
+
 @click.command()
 @click.option("--recipes", default=",".join(RECIPES), show_default=True)
 @click.option("--budget", type=float, default=0.036, show_default=True, help="Mean NLL rise, nats/token.")
@@ -93,8 +114,12 @@ RECIPES = {
 @click.option("--questionnaire", default=None)
 @click.option("--save-dir", type=click.Path(file_okay=False), default=None,
               help="Also write each recipe's pack (as `extract` writes it) to DIR/RECIPE-LO-HI.npz.")
+@click.option("--schedule", "schedules", default="window", show_default=True,
+              help="Per-block scale inside each window, comma-separated: window (uniform, as shipped), gaussian "
+                   "(a smooth depth profile peaking mid-window, sd a quarter of its width) or spread (each block by "
+                   "the spread of the pair states along the directions, relative to its residual norm).")
 @click.option("--json", "as_json", is_flag=True)
-def main(recipes, budget, layers, items_file, questionnaire, save_dir, as_json) -> None:
+def main(recipes, budget, layers, items_file, questionnaire, save_dir, schedules, as_json) -> None:
     from couple_lite.engine import Engine
 
     path = resolve_model(None)
@@ -117,13 +142,13 @@ def main(recipes, budget, layers, items_file, questionnaire, save_dir, as_json) 
         kind, method = RECIPES[r]
         if kind not in states:
             states[kind] = cached_states(engine, system, kind)
-        for lo, hi in windows:
-            ex = directions_from(states[kind], method, (lo, hi))
+        for (lo, hi), sched in ((w, sc) for w in windows for sc in schedules.split(",")):
+            ex = scheduled(directions_from(states[kind], method, (lo, hi)), states[kind], sched)
             steerer.pack = dataclasses.replace(pack, extraction=ex)
             if save_dir:
                 save_pack(ValuePack(sha, name, engine.architecture, system.name, ex), Path(save_dir) / f"{r}-{lo}-{hi}.npz")
             dose = dose_for_budget(engine, ex, budget)
-            row = {"recipe": r, "pairs": kind, "method": method, "layers": [lo, hi],
+            row = {"recipe": r, "pairs": kind, "method": method, "layers": [lo, hi], "schedule": sched,
                    "n_train_pairs": ex.settings["n_train_pairs"], "heldout_accuracy": heldout_accuracy(ex, lo, hi),
                    "dose": dose}
             for label, items in sets.items():
@@ -132,7 +157,7 @@ def main(recipes, budget, layers, items_file, questionnaire, save_dir, as_json) 
                 row[label]["own"] = {n: round(v["own"], 3) for n, v in res["per_value"].items()}
                 row[label]["largest"] = {n: v["largest"] for n, v in res["per_value"].items()}
             rows.append(row)
-            click.echo(f"{r:<13} {lo}-{hi} acc {row['heldout_accuracy']:.2f} dose {dose:.4f} " + "  ".join(
+            click.echo(f"{r:<13} {lo}-{hi} {sched:<8} acc {row['heldout_accuracy']:.2f} dose {dose:.4f} " + "  ".join(
                 f"{k}: reach {row[k]['reach_mean']:+.3f} spec {row[k]['specificity']:.2f} rows {row[k]['rows_own_largest']}/10"
                 for k in sets), err=True)
     if as_json:

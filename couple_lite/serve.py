@@ -183,6 +183,12 @@ def create_app(steerer, model_name: str, api_key: str | None = None, limits: Ser
     async def refused(_request, e: _Refused):
         return _error(e.status, str(e), e.code)
 
+    @app.exception_handler(Exception)
+    async def failed(_request, e: Exception):  # a JSON body even for what should not happen
+        body = {"error": {"message": f"internal error: {type(e).__name__}: {e}", "type": "server_error",
+                          "code": "internal"}}
+        return JSONResponse(body, 500)
+
     @app.get("/health")
     async def health():
         return {"status": "ok", "model": model_name, "pending": srv.pending}
@@ -241,8 +247,8 @@ def create_app(steerer, model_name: str, api_key: str | None = None, limits: Ser
                         out.append(piece)
                         loop.call_soon_threadsafe(pieces.put_nowait, piece)
                 loop.call_soon_threadsafe(pieces.put_nowait, ("end", usage("".join(out))))
-            except CoupleError as e:
-                loop.call_soon_threadsafe(pieces.put_nowait, ("error", str(e)))
+            except Exception as e:  # noqa: BLE001 -- the stream must end with an error event, never hang
+                loop.call_soon_threadsafe(pieces.put_nowait, ("error", f"generation failed: {e}"))
             finally:
                 srv.done()
 

@@ -231,3 +231,37 @@ def test_queue_limit_and_a_disconnect_frees_the_model(local):
         paced.step.release(1000)
         srv.should_exit = True
         thread.join(timeout=30)
+
+
+class BrokenSteerer(PacedSteerer):
+    """Fails after its first piece, as an unexpected error inside generation would."""
+
+    def stream(self, prompt, plan, cancel=None, **generation):
+        yield "x"
+        raise RuntimeError("the model went away")
+
+
+def test_an_error_mid_stream_ends_the_stream_with_an_error_event(local):
+    app = create_app(BrokenSteerer(local), "broken")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+        conn.request("POST", "/v1/chat/completions", json.dumps({"messages": QUESTION, "stream": True}),
+                     {"Content-Type": "application/json"})
+        events = [line for line in conn.getresponse().read().splitlines() if line.strip()]
+        conn.close()
+        assert json.loads(events[1][6:])["choices"][0]["delta"]["content"] == "x"
+        assert json.loads(events[2][6:])["error"]["message"] == "generation failed: the model went away"
+        app.state.server.worker.submit(lambda: None).result(timeout=30)  # the worker is past that request
+        assert events[-1] == b"data: [DONE]" and app.state.server.pending == 0
+        status, out = _post(url, {"messages": QUESTION}, key=None)  # not streamed: a JSON 500, not a traceback
+        assert status == 500 and "the model went away" in out["error"]["message"]
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=30)
