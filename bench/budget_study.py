@@ -84,11 +84,11 @@ def main(pack_path, directions_path, budgets, items_file, questionnaire, answers
         unsteered = {p: engine.generate(p, max_tokens=60, temperature=0.0) for p in READ_PROMPTS}
     rows = []
     for b in (float(x) for x in budgets.split(",")):
-        doses = np.zeros(len(names))
+        doses, costs = np.zeros(len(names)), np.zeros(len(names))
         for i in range(len(names)):
             e = np.eye(len(names))[i]
-            doses[i], _ = dose_for_budget(lambda s: probe.cost_of(steering_vector(pack.extraction, s * e)), b)
-        row = {"budget": b, "doses": dict(zip(names, map(float, doses)))}
+            doses[i], costs[i] = dose_for_budget(lambda s: probe.cost_of(steering_vector(pack.extraction, s * e)), b)
+        row = {"budget": b, "doses": dict(zip(names, map(float, doses))), "kl": dict(zip(names, map(float, costs)))}
         for label, items in sets.items():
             r = reach(steerer, "likelihood", items, doses=doses)
             row[label] = {k: r[k] for k in ("reach_mean", "specificity", "rows_own_largest", "nll_rise")}

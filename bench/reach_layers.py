@@ -43,9 +43,11 @@ def window(ex, lo: int, hi: int):
     return dataclasses.replace(ex, directions=d, layer_range=(lo, hi))
 
 
-def dose_for_budget(engine, ex, budget: float) -> float:
-    """The strength whose mean NLL rise over single-value vectors is ``budget``, assuming the rise
-    grows with the square of the strength (read once at PROBE_DOSE, then refined once)."""
+def dose_for_budget(engine, ex, budget: float, rtol: float = 0.05) -> float:
+    """The strength whose mean NLL rise over single-value vectors is ``budget``: doubled from PROBE_DOSE
+    until the rise passes the budget, then bisected (in log strength) until within ``rtol``. Bracketing,
+    not extrapolation: at small doses the rise is near zero or even negative, and one block's cost does
+    not grow with the square of the strength, so a secant step from there can land far off."""
     base = engine.mean_nll(NEUTRAL_TEXT)
 
     def rise(s: float) -> float:
@@ -57,11 +59,21 @@ def dose_for_budget(engine, ex, budget: float) -> float:
                 out.append(engine.mean_nll(NEUTRAL_TEXT) - base)
         return float(np.mean(out))
 
-    s = PROBE_DOSE
-    for _ in range(2):
-        r = rise(s)
-        s = s * np.sqrt(budget / max(r, 1e-6))
-    return float(s)
+    lo, hi = 0.0, PROBE_DOSE
+    while (r_hi := rise(hi)) < budget:
+        lo, hi = hi, hi * 2
+        if hi > 64:
+            raise click.ClickException(f"no strength up to 64 raises the neutral NLL by {budget}")
+    for _ in range(12):
+        if r_hi - budget <= rtol * budget:
+            break
+        mid = float(np.sqrt(lo * hi)) if lo > 0 else hi / 2
+        r = rise(mid)
+        if r >= budget:
+            hi, r_hi = mid, r
+        else:
+            lo = mid
+    return float(hi)
 
 
 @click.command()
