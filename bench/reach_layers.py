@@ -26,6 +26,7 @@ from reach import only_questionnaire, reach  # noqa: E402
 
 from couple_lite.calibrate import NEUTRAL_TEXT  # noqa: E402
 from couple_lite.evaluate import eval_items  # noqa: E402
+from couple_lite.fluency import dose_for_budget as fluency_dose  # noqa: E402
 from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
 from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
 from couple_lite.steering import Steerer  # noqa: E402
@@ -43,11 +44,10 @@ def window(ex, lo: int, hi: int):
     return dataclasses.replace(ex, directions=d, layer_range=(lo, hi))
 
 
-def dose_for_budget(engine, ex, budget: float, rtol: float = 0.05) -> float:
-    """The strength whose mean NLL rise over single-value vectors is ``budget``: doubled from PROBE_DOSE
-    until the rise passes the budget, then bisected (in log strength) until within ``rtol``. Bracketing,
-    not extrapolation: at small doses the rise is near zero or even negative, and one block's cost does
-    not grow with the square of the strength, so a secant step from there can land far off."""
+def dose_for_budget(engine, ex, budget: float) -> float:
+    """The strength whose mean NLL rise over single-value vectors is ``budget``, found by the library's
+    bracketed search (at small doses the rise is near zero or negative, and one block's cost is far
+    from quadratic, so an unguarded secant step from the probe can land several times over budget)."""
     base = engine.mean_nll(NEUTRAL_TEXT)
 
     def rise(s: float) -> float:
@@ -59,21 +59,7 @@ def dose_for_budget(engine, ex, budget: float, rtol: float = 0.05) -> float:
                 out.append(engine.mean_nll(NEUTRAL_TEXT) - base)
         return float(np.mean(out))
 
-    lo, hi = 0.0, PROBE_DOSE
-    while (r_hi := rise(hi)) < budget:
-        lo, hi = hi, hi * 2
-        if hi > 64:
-            raise click.ClickException(f"no strength up to 64 raises the neutral NLL by {budget}")
-    for _ in range(12):
-        if r_hi - budget <= rtol * budget:
-            break
-        mid = float(np.sqrt(lo * hi)) if lo > 0 else hi / 2
-        r = rise(mid)
-        if r >= budget:
-            hi, r_hi = mid, r
-        else:
-            lo = mid
-    return float(hi)
+    return fluency_dose(rise, budget, start=PROBE_DOSE, steps=12)[0]
 
 
 @click.command()

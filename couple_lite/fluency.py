@@ -66,19 +66,34 @@ class FluencyProbe:
             return self.cost()
 
 
+MAX_GROWTH = 8.0  # most a strength grows in one step before a cost above the budget has been seen
+
+
 def dose_for_budget(cost_at: Callable[[float], float], budget: float, start: float = 0.02,
                     rtol: float = 0.05, steps: int = 6) -> tuple[float, float]:
-    """The strength s with cost_at(s) = budget (KL grows about with s² at small doses): secant
-    steps in log-log space from ``start``; returns (s, cost at s)."""
+    """The strength s with cost_at(s) = budget: secant steps in log-log space from ``start`` (KL
+    grows about with s² at small doses), kept inside the strengths already seen to cost less and more
+    than the budget (bisected there when a step leaves them) and growing at most MAX_GROWTH× a step
+    before an over-budget cost is seen, so a cost that is flat, negative or steep at ``start`` cannot
+    throw the search far off. Returns (s, cost at s); check the cost where ``steps`` is small."""
     s, c = start, cost_at(start)
+    under, over = 0.0, np.inf  # largest strength seen under the budget, smallest seen over it
     prev = None
     for _ in range(steps):
         if abs(c - budget) <= rtol * budget:
             break
+        if c < budget:
+            under = max(under, s)
+        else:
+            over = min(over, s)
         slope = 2.0
         if prev is not None and prev[1] > 0 and c > 0 and prev[0] != s:
             slope = float(np.clip(np.log(c / prev[1]) / np.log(s / prev[0]), 0.5, 6.0))
         prev = (s, c)
         s = s * (budget / max(c, 1e-12)) ** (1.0 / slope)
+        if np.isinf(over):
+            s = min(s, under * MAX_GROWTH)
+        elif not under < s < over:
+            s = float(np.sqrt(under * over)) if under > 0 else over / 2
         c = cost_at(s)
     return s, c

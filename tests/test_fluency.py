@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from couple_lite.fluency import FluencyProbe, dose_for_budget
 
@@ -54,3 +56,16 @@ def test_dose_for_budget_finds_the_strength(power):
 def test_dose_for_budget_on_the_tiny_model(tiny_engine, probe):
     s, c = dose_for_budget(lambda s: probe.cost_of(_vector(tiny_engine, s)), budget=0.02, start=0.05)
     assert c == pytest.approx(0.02, rel=0.1)
+
+
+@settings(max_examples=60)
+@given(threshold=st.floats(0.03, 0.5), slope=st.floats(0.5, 50.0), floor=st.floats(-0.01, 0.0))
+def test_dose_for_budget_stays_bracketed_when_the_cost_is_flat_then_steep(threshold, slope, floor):
+    """A cost that is flat (even negative) at the start and then steep, as one block's NLL rise is:
+    an unguarded secant step from the start lands several times over budget and never comes back."""
+    def cost(s):
+        return slope * (s - threshold) if s > threshold else floor
+
+    s, c = dose_for_budget(cost, budget=0.036, steps=30)
+    assert c == pytest.approx(0.036, rel=0.05)
+    assert s == pytest.approx(threshold + 0.036 / slope, rel=0.05)
