@@ -4,6 +4,7 @@ in-process uvicorn with a steerer whose pace the test sets (queue limit, client 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -196,41 +197,49 @@ class PacedSteerer:
         return "".join(self.stream(prompt, plan, **generation))
 
 
-def test_queue_limit_and_a_disconnect_frees_the_model(local):
-    paced = PacedSteerer(local)
-    app = create_app(paced, "paced", limits=ServeLimits(max_queue=0))
+@contextlib.contextmanager
+def in_process(app, log_level="warning"):
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
     thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
-        conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
-        conn.request("POST", "/v1/chat/completions", json.dumps({"messages": QUESTION, "stream": True, "max_tokens": 64}),
-                     {"Content-Type": "application/json"})
-        first = conn.getresponse()
-        events = (line for line in iter(first.readline, b"") if line.strip())
-        assert next(events).startswith(b"data: ")  # the role chunk, sent before any token
-        paced.step.release()
-        assert json.loads(next(events)[6:])["choices"][0]["delta"]["content"] == "x"
-        status, out = _post(url, {"messages": QUESTION}, key=None)
-        assert status == 429 and "retry later" in out["error"]["message"]
-        first.close()
-        conn.close()
-        # the client is gone: its generation is told to stop, makes no further piece, frees the worker
-        assert paced.cancels[0].wait(timeout=30)
-        paced.step.release()
-        app.state.server.worker.submit(lambda: None).result(timeout=30)
-        assert paced.pieces == 1 and app.state.server.pending == 0
-        paced.step.release(3)
-        status, out = _post(url, {"messages": QUESTION, "max_tokens": 3}, key=None)
-        assert status == 200 and out["choices"][0]["message"]["content"] == "xxx"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
-        paced.step.release(1000)
         srv.should_exit = True
         thread.join(timeout=30)
+
+
+def test_queue_limit_and_a_disconnect_frees_the_model(local):
+    paced = PacedSteerer(local)
+    app = create_app(paced, "paced", limits=ServeLimits(max_queue=0))
+    with in_process(app) as url:
+        try:
+            conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
+            conn.request("POST", "/v1/chat/completions", json.dumps({"messages": QUESTION, "stream": True, "max_tokens": 64}),
+                         {"Content-Type": "application/json"})
+            first = conn.getresponse()
+            events = (line for line in iter(first.readline, b"") if line.strip())
+            assert next(events).startswith(b"data: ")  # the role chunk, sent before any token
+            paced.step.release()
+            assert json.loads(next(events)[6:])["choices"][0]["delta"]["content"] == "x"
+            status, out = _post(url, {"messages": QUESTION}, key=None)
+            assert status == 429 and "retry later" in out["error"]["message"]
+            first.close()
+            conn.close()
+            # the client is gone: its generation is told to stop, makes no further piece, frees the worker
+            assert paced.cancels[0].wait(timeout=30)
+            paced.step.release()
+            app.state.server.worker.submit(lambda: None).result(timeout=30)
+            assert paced.pieces == 1 and app.state.server.pending == 0
+            paced.step.release(3)
+            status, out = _post(url, {"messages": QUESTION, "max_tokens": 3}, key=None)
+            assert status == 200 and out["choices"][0]["message"]["content"] == "xxx"
+        finally:
+            paced.step.release(1000)
 
 
 class BrokenSteerer(PacedSteerer):
@@ -243,14 +252,7 @@ class BrokenSteerer(PacedSteerer):
 
 def test_an_error_mid_stream_ends_the_stream_with_an_error_event(local):
     app = create_app(BrokenSteerer(local), "broken")
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="critical"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
+    with in_process(app, log_level="critical") as url:
         conn = http.client.HTTPConnection(url.removeprefix("http://"), timeout=30)
         conn.request("POST", "/v1/chat/completions", json.dumps({"messages": QUESTION, "stream": True}),
                      {"Content-Type": "application/json"})
@@ -262,6 +264,3 @@ def test_an_error_mid_stream_ends_the_stream_with_an_error_event(local):
         assert events[-1] == b"data: [DONE]" and app.state.server.pending == 0
         status, out = _post(url, {"messages": QUESTION}, key=None)  # not streamed: a JSON 500, not a traceback
         assert status == 500 and "the model went away" in out["error"]["message"]
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
