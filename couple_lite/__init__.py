@@ -23,7 +23,8 @@ if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at r
     from .scm import Intervention, LinearGaussianSCM, abduct, counterfactual, prioritized_intervention
     from .scm_fit import fit_scm, learn_dag, weights_from_total_effects
     from .serve import ServeLimits, create_app  # needs the 'server' extra
-    from .steering import Ablation, Steerer, SteeringPlan
+    from .steering import Ablation, Delivery, Steerer, SteeringPlan
+    from .value_prompts import counterfactual_prompt, value_prompt
     from .values import ValueSystem, load_value_system
     from .vectors import Extraction, extract
 
@@ -45,7 +46,8 @@ _EXPORTS = {
     **{n: "values" for n in ("ValueSystem", "load_value_system")},
     "Profile": "measure",
     **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
-    **{n: "steering" for n in ("Ablation", "Steerer", "SteeringPlan")},
+    **{n: "steering" for n in ("Ablation", "Delivery", "Steerer", "SteeringPlan")},
+    **{n: "value_prompts" for n in ("counterfactual_prompt", "value_prompt")},
     **{n: "vectors" for n in ("Extraction", "extract")},
     **{n: "eval_inputs" for n in ("builtin_profiles", "load_profiles", "eval_items")},
     **{n: "eval_result" for n in ("EvalProfile", "EvalResult")},

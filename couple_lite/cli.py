@@ -188,6 +188,9 @@ _STEER_OPTIONS = [
     N_CTX_OPTION,
     SCOPE_OPTION,
     SCM_OPTION,
+    click.option("--mode", "delivery", type=click.Choice(["vector", "prompt", "hybrid"]), default="vector", show_default=True,
+                 help="How the plan reaches the model: its control vector, its counterfactual profile as a system "
+                      "prompt (COUPLE's recipe in one call), or both."),
 ]
 
 
@@ -213,7 +216,7 @@ def _steer_options(f):
 @click.option("--baseline", is_flag=True, help="Also print the unsteered answer for comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def steer(prompt, values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
-          no_scm, no_decouple, no_abduction, show_explain, baseline, as_json):
+          no_scm, no_decouple, no_abduction, delivery, show_explain, baseline, as_json):
     """Answer PROMPT with the model steered toward a value objective (streamed).
 
     Example: python cli.py steer "How should I spend my weekend?" --values "benevolence=6,power=1" --explain
@@ -225,24 +228,28 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
     gen = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
+    words = st.system_prompt(plan) if delivery != "vector" else None
     if as_json:
-        data = {"text": st.generate(prompt, plan, **gen), "objective": obj.model_dump(), "factual": plan.factual,
-                "counterfactual": plan.counterfactual, "coefficients": plan.coefficients, "model": plan.model,
-                "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings,
-                "explanation": plan.explanation, "scope": st.engine.steer_scope}
+        data = {"text": st.generate(prompt, plan, delivery=delivery, **gen), "objective": obj.model_dump(),
+                "factual": plan.factual, "counterfactual": plan.counterfactual, "coefficients": plan.coefficients,
+                "model": plan.model, "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings,
+                "explanation": plan.explanation, "scope": st.engine.steer_scope, "delivery": delivery,
+                "system_prompt": words}
         if baseline:
             data["baseline"] = st.generate(prompt, None, **gen)
         print_json(data)
         return
     if show_explain:
         click.echo(plan.table() + "\n")
+        if words:
+            click.echo(f"system prompt (--mode {delivery}):\n{words}\n")
     try:
         if baseline:
             click.echo("unsteered: ", nl=False)
             for piece in st.stream(prompt, None, **gen):
                 click.echo(piece, nl=False)
             click.echo("\n\nsteered: ", nl=False)
-        for piece in st.stream(prompt, plan, **gen):
+        for piece in st.stream(prompt, plan, delivery=delivery, **gen):
             click.echo(piece, nl=False)
         click.echo()
     except KeyboardInterrupt:  # the engine has already restored the unsteered model
@@ -253,7 +260,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
 @main.command()
 @_steer_options
 def chat(values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
-         no_scm, no_decouple, no_abduction):
+         no_scm, no_decouple, no_abduction, delivery):
     """Interactive steered chat; change the objective between turns with /values ... (no reload).
 
     Example: python cli.py chat --values "universalism=6,power=1"   (then type; /values power=6; /quit)
@@ -294,8 +301,8 @@ def chat(values_, priority, objective_file, system, model, pack_path, max_tokens
         click.echo("model> ", nl=False)
         pieces = []
         try:
-            for piece in st.stream(line, plan, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                   history=history):
+            for piece in st.stream(line, plan, delivery=delivery, max_tokens=max_tokens, temperature=temperature,
+                                   seed=seed, history=history):
                 pieces.append(piece)
                 click.echo(piece, nl=False)
         except KeyboardInterrupt:

@@ -13,6 +13,7 @@ import numpy as np
 from .errors import CoupleError
 from .objective import Objective
 from .steering import Ablation, Steerer
+from .value_prompts import counterfactual_prompt, value_prompt
 from .values import ValueSystem
 
 __all__ = ["EvalContext", "Condition", "METHODS", "VECTOR_METHODS", "method", "value_prompt",
@@ -43,21 +44,6 @@ class Condition:
     system_prompt: str | None = None
     reached: float | None = None  # share of the solved steering kept under the fluency cap
     predicted_change: dict[str, float] | None = None  # what calibration predicts the vector does
-
-
-def _level_word(x: float) -> str:
-    return ("of the highest importance" if x >= 5.5 else "very important" if x >= 4.5 else "important"
-            if x >= 3.5 else "of little importance" if x >= 2.5 else "not important at all")
-
-
-def value_prompt(objective: Objective, system: ValueSystem) -> str:
-    """A system prompt stating the target priorities in words (the COUPLE paper's simple baseline)."""
-    defs = {v.name: v.definition.rstrip(".").lower() for v in system.values}
-    order = sorted(objective.targets, key=lambda n: (-objective.weights.get(n, 0), -objective.targets[n]))
-    lines = [f"{k}. {n.replace('_', ' ')} ({defs[n]}): {_level_word(objective.targets[n])}"
-             for k, n in enumerate(order, 1)]
-    return ("You give advice that reflects these values, in order of priority:\n" + "\n".join(lines)
-            + "\nLet these priorities shape every answer.")
 
 
 def _replan_text(objective: Objective, system: ValueSystem) -> str:
@@ -115,6 +101,28 @@ def _vectors(ablation: Ablation, with_prompt: bool = False, factor: float = 1.0)
     return method
 
 
+def _counterfactual_words(with_vector: bool):
+    """COUPLE's counterfactual as a system prompt (``--delivery prompt``), or that prompt together
+    with couple-lite's vector (``--delivery hybrid``)."""
+
+    def method(ctx: EvalContext, objective: Objective) -> Condition:
+        st = ctx.steerer
+        plan = st.plan(objective, explain=False)
+        sp = counterfactual_prompt(objective, plan.factual, plan.counterfactual, ctx.system)
+        vec = st.vector(plan) if with_vector else None
+
+        def answer(q: str) -> str:
+            p = st.plan(objective, explain=False)  # re-planned per answer, as the vector methods are
+            return ctx.generate(q, counterfactual_prompt(objective, p.factual, p.counterfactual, ctx.system),
+                                st.vector(p) if with_vector else None)
+
+        change = {n: plan.predicted[n] - plan.factual[n] for n in plan.factual} if with_vector else None
+        return Condition(answer=answer, vector=vec, system_prompt=sp, reached=plan.reached if with_vector else None,
+                         predicted_change=change)
+
+    return method
+
+
 # vector methods: name -> (ablation, with the value prompt too)
 VECTOR_METHODS = {
     "naive_vectors": (Ablation(scm=False, decouple=False), False),  # target deltas / own gain, summed
@@ -129,6 +137,8 @@ METHODS: dict[str, Callable[[EvalContext, Objective], Condition]] = {
     "value_prompt": _value_prompt,
     "prompt_counterfactual": _prompt_counterfactual,
     **{name: _vectors(ab, wp) for name, (ab, wp) in VECTOR_METHODS.items()},
+    "couple_lite_cf_prompt": _counterfactual_words(with_vector=False),
+    "couple_lite_hybrid": _counterfactual_words(with_vector=True),
 }
 
 

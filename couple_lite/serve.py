@@ -1,7 +1,8 @@
 """An OpenAI-compatible local server: one loaded model, a different value objective per request.
 
 ``POST /v1/chat/completions`` (streamed or not), ``GET /v1/models``, ``GET /health``. A request's
-extra body fields ``values`` and ``priority`` (the CLI's syntax, or mappings) give its objective; its
+extra body fields ``values`` and ``priority`` (the CLI's syntax, or mappings) give its objective, ``mode``
+(vector, prompt or hybrid, as ``steer --mode``) how it reaches the model; its
 plan (counterfactual, coefficients) comes back under ``couple_lite``, and in the first streamed
 chunk. No objective: unsteered. Requests run one at a time on one worker thread, each under its own
 vector (a streamed answer never sees another request's); a client that disconnects stops its
@@ -25,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import CoupleError
 from .objective import make_objective
+from .steering import Delivery
 
 __all__ = ["ServeLimits", "ChatRequest", "create_app"]
 
@@ -69,7 +71,7 @@ class ChatRequest(BaseModel):
     stream: bool = False
     values: str | dict[str, float | str] | None = None
     priority: str | dict[str, float | str] | None = None
-    mode: Literal["vector"] = "vector"
+    mode: Delivery = "vector"  # how the plan reaches the model, as `steer --mode`
 
 
 class _Refused(Exception):
@@ -164,10 +166,11 @@ class _Server:
             self.pending -= 1
 
 
-def _plan_json(plan) -> dict | None:
+def _plan_json(plan, mode: str = "vector", system_prompt: str | None = None) -> dict | None:
     if plan is None:
         return None
-    return {"mode": "vector", "objective": {"targets": plan.objective.targets, "weights": plan.objective.weights},
+    return {"mode": mode, "system_prompt": system_prompt,
+            "objective": {"targets": plan.objective.targets, "weights": plan.objective.weights},
             "factual": plan.factual, "counterfactual": plan.counterfactual, "coefficients": plan.coefficients,
             "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings}
 
@@ -211,14 +214,16 @@ def create_app(steerer, model_name: str, api_key: str | None = None, limits: Ser
         plan = srv.plan(req)
         max_tokens = req.max_completion_tokens or req.max_tokens or min(256, srv.limits.max_tokens)
         gen = dict(system=system, history=history, max_tokens=max_tokens, temperature=req.temperature,
-                   top_p=req.top_p, seed=req.seed)
+                   top_p=req.top_p, seed=req.seed, delivery=req.mode)
+        sent_system = steerer.delivered_system(plan, req.mode, system)  # what the model is given, for usage
+        words = steerer.system_prompt(plan) if plan is not None and req.mode != "vector" else None
         srv.admit()
         cancel = threading.Event()
         loop = asyncio.get_running_loop()
         head = {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "created": int(time.time()), "model": model_name}
 
         def usage(text: str) -> tuple[dict, str]:  # on the worker: the engine is never used by two threads
-            n_prompt = len(engine.tokenize(engine.chat_prompt(prompt, system, history)))
+            n_prompt = len(engine.tokenize(engine.chat_prompt(prompt, sent_system, history)))
             n_out = len(engine.tokenize(text, add_bos=False)) if text else 0
             return ({"prompt_tokens": n_prompt, "completion_tokens": n_out, "total_tokens": n_prompt + n_out},
                     "length" if n_out >= max_tokens else "stop")
@@ -234,7 +239,7 @@ def create_app(steerer, model_name: str, api_key: str | None = None, limits: Ser
                 text, use, finish = await loop.run_in_executor(srv.worker, answer)
             except CoupleError as e:
                 raise _Refused(400, str(e), "generation_failed") from None
-            return {**head, "object": "chat.completion", "usage": use, "couple_lite": _plan_json(plan),
+            return {**head, "object": "chat.completion", "usage": use, "couple_lite": _plan_json(plan, req.mode, words),
                     "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}]}
 
         pieces: asyncio.Queue = asyncio.Queue()
@@ -259,7 +264,7 @@ def create_app(steerer, model_name: str, api_key: str | None = None, limits: Ser
 
         async def events():
             try:
-                yield chunk({"role": "assistant", "content": ""}, couple_lite=_plan_json(plan))
+                yield chunk({"role": "assistant", "content": ""}, couple_lite=_plan_json(plan, req.mode, words))
                 while True:
                     item = await pieces.get()
                     if isinstance(item, str):

@@ -18,12 +18,16 @@ The COUPLE loop in closed form, for a loaded model and its value-vector pack:
 ``Ablation`` switches each step off for the evaluation: ``scm=False`` changes only the named
 values, ``decouple=False`` divides by R's diagonal instead of solving with all of R,
 ``abduction=False`` starts from the population prior instead of the measured profile.
+
+``Delivery`` says how a plan reaches the model: its vector (the default), its counterfactual profile
+in words as a system prompt (COUPLE's recipe in one call, ``value_prompts.counterfactual_prompt``),
+or both.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Iterator, get_args
+from typing import Iterator, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel
@@ -39,10 +43,11 @@ from .prior import prior_scm
 from .reasoning import plan_counterfactual
 from .scale import InstrumentScale
 from .table import format_table
+from .value_prompts import counterfactual_prompt
 from .values import load_value_system
 from .vectors import steering_vector
 
-__all__ = ["Ablation", "SteeringPlan", "Steerer", "RIDGE", "FALLBACK_OBS_SD", "UNNAMED_WEIGHT", "PATH_MIN_CHANGE"]
+__all__ = ["Ablation", "SteeringPlan", "Steerer", "Delivery", "RIDGE", "FALLBACK_OBS_SD", "UNNAMED_WEIGHT", "PATH_MIN_CHANGE"]
 
 # regularisation of the coefficient solve, relative to the mean of diag(RRᵀ): small enough to leave
 # a well-conditioned R's solution alone, large enough that near-collinear rows cannot blow c up
@@ -54,6 +59,8 @@ FALLBACK_OBS_SD = 0.25
 # their SCM-predicted change still counts, so side effects are compensated, but at a quarter it
 # cannot outvote a named target
 UNNAMED_WEIGHT = 0.25
+Delivery = Literal["vector", "prompt", "hybrid"]
+
 # the table lists causal paths only for values the counterfactual moves by more than this (1-6
 # scale): smaller changes round to nothing in its two decimals and their paths are noise to a reader
 PATH_MIN_CHANGE = 0.05
@@ -204,14 +211,29 @@ class Steerer:
         """The (n_layer, n_embd) control vector of a plan."""
         return steering_vector(self.pack.extraction, np.array([plan.coefficients[n] for n in self.pack.values]))
 
+    def system_prompt(self, plan: SteeringPlan) -> str:
+        """The plan's counterfactual profile in words (``--mode prompt|hybrid``)."""
+        return counterfactual_prompt(plan.objective, plan.factual, plan.counterfactual, self.system)
+
+    def delivered_system(self, plan: SteeringPlan | None, delivery: Delivery, own: str | None = None) -> str | None:
+        """The system prompt an answer is given: the caller's own, after the plan's profile in words
+        when ``delivery`` is prompt or hybrid."""
+        if plan is None or delivery == "vector":
+            return own
+        return self.system_prompt(plan) + (f"\n\n{own}" if own else "")
+
     # -- generation -----------------------------------------------------------------------
     def stream(self, prompt: str, plan: SteeringPlan | None, cancel: threading.Event | None = None,
-               **generation) -> Iterator[str]:
-        """Stream an answer with the plan's vector (or none), then restore the unsteered model.
+               delivery: Delivery = "vector", **generation) -> Iterator[str]:
+        """Stream an answer with the plan delivered as ``delivery`` says (no plan: unsteered), then
+        restore the unsteered model. A prompt delivery goes before any ``system`` text of the caller's.
         Setting ``cancel`` stops after the current piece."""
         if not prompt or not prompt.strip():
             raise ObjectiveError("the prompt is empty; give a question or an instruction")
-        vec = None if plan is None else self.vector(plan)
+        if delivery not in get_args(Delivery):
+            raise ObjectiveError(f"delivery must be one of {list(get_args(Delivery))}, got {delivery!r}")
+        vec = None if plan is None or delivery == "prompt" else self.vector(plan)
+        generation["system"] = self.delivered_system(plan, delivery, generation.get("system"))
         with self.lock, self.engine.steered(vec):
             runner = threading.get_ident()
             for piece in self.engine.stream(prompt, **generation):

@@ -124,6 +124,19 @@ def test_steered_and_unsteered_answers_equal_the_library_s(client, local):
     assert [m.id for m in models.data] == ["tiny"]
 
 
+def test_mode_prompt_gives_the_model_the_counterfactual_in_words(client):
+    body = {"values": "care=6,authority=1"}
+    vector = client.chat.completions.create(model="tiny", messages=QUESTION, **GREEDY, extra_body=body)
+    words = client.chat.completions.create(model="tiny", messages=QUESTION, **GREEDY, extra_body={**body, "mode": "prompt"})
+    info = words.model_extra["couple_lite"]
+    assert info["mode"] == "prompt" and "care" in info["system_prompt"]
+    assert vector.model_extra["couple_lite"]["mode"] == "vector" and vector.model_extra["couple_lite"]["system_prompt"] is None
+    # the words are part of what the model read (usage counts them)
+    assert words.usage.prompt_tokens > vector.usage.prompt_tokens + 50
+    with pytest.raises(openai.BadRequestError, match="mode"):
+        client.chat.completions.create(model="tiny", messages=QUESTION, **GREEDY, extra_body={**body, "mode": "words"})
+
+
 def test_streaming_gives_the_same_answer_and_the_plan_first(client):
     body = {"values": {"care": 6, "authority": 1}}
     whole = client.chat.completions.create(model="tiny", messages=QUESTION, **GREEDY, extra_body=body)
@@ -179,7 +192,7 @@ class PacedSteerer:
 
     def __init__(self, real):
         self.engine, self.system, self.model_name = real.engine, real.system, "paced"
-        self.plan = real.plan
+        self.plan, self.delivered_system, self.system_prompt = real.plan, real.delivered_system, real.system_prompt
         self.step = threading.Semaphore(0)
         self.pieces = 0
         self.cancels: list[threading.Event] = []
