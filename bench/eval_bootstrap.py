@@ -8,47 +8,41 @@ profile and its 95% percentile interval (scipy.stats.bootstrap, 10,000 resamples
 from __future__ import annotations
 
 import json
-import math
+import sys
+from pathlib import Path
 
 import click
-import numpy as np
-from scipy.stats import bootstrap
+from pydantic import ValidationError
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-def paired_difference(rows: list[dict], a: str, b: str, metric: str) -> dict:
-    """Mean over profiles of a's metric minus b's, with its 95% bootstrap interval."""
-    by: dict[str, dict[str, float]] = {}
-    for r in rows:
-        v = r.get(metric)
-        if v is not None and not (isinstance(v, float) and math.isnan(v)):
-            by.setdefault(r["method"], {})[r["profile"]] = float(v)
-    for m in (a, b):
-        if m not in by:
-            raise click.UsageError(f"no {metric} for method {m!r} in this run; it has {', '.join(sorted(by))}")
-    profiles = sorted(set(by[a]) & set(by[b]))
-    x = np.array([by[a][p] - by[b][p] for p in profiles])
-    res = bootstrap((x,), np.mean, n_resamples=10_000, method="percentile", rng=np.random.default_rng(0))
-    lo, hi = res.confidence_interval
-    return {"a": a, "b": b, "metric": metric, "profiles": len(profiles), "mean_difference": float(x.mean()),
-            "ci95": [float(lo), float(hi)], "beyond_noise": bool(lo > 0 or hi < 0)}
+from couple_lite.eval_result import EvalResult  # noqa: E402
+from couple_lite.eval_stats import PAIRED_METRICS, paired_difference  # noqa: E402
 
 
 @click.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False))
 @click.option("--pair", "pairs", multiple=True, required=True, help="A:B, e.g. couple_lite:value_prompt (repeatable).")
-@click.option("--metric", default="change_spearman", show_default=True)
+@click.option("--metric", type=click.Choice(PAIRED_METRICS), default="change_spearman", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def main(results, pairs, metric, as_json) -> None:
     try:
-        rows = json.loads(open(results, encoding="utf-8").read())["rows"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise click.UsageError(f"{results} is not an eval results.json ({e}); write one with eval --report DIR")
+        res = EvalResult.model_validate_json(Path(results).read_text(encoding="utf-8"))
+    except (ValidationError, UnicodeDecodeError) as e:
+        raise click.UsageError(f"{results} is not an eval results.json ({type(e).__name__}); write one with eval --report DIR")
     out = []
     for p in pairs:
         a, sep, b = p.partition(":")
         if not sep or not a or not b:
             raise click.UsageError(f"--pair {p!r}: give two methods as A:B")
-        out.append(paired_difference(rows, a, b, metric))
+        for m in (a, b):
+            if m not in res.methods:
+                raise click.UsageError(f"method {m!r} is not in this run; it has {', '.join(res.methods)}")
+        d = paired_difference(res, a, b, metric)
+        if d is None:
+            raise click.UsageError(f"{a} and {b} share fewer than 3 profiles with a {metric}")
+        out.append({"a": a, "b": b, "metric": metric, "profiles": d.profiles, "mean_difference": d.mean,
+                    "ci95": [d.low, d.high], "beyond_noise": d.beyond_noise})
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return

@@ -105,6 +105,23 @@ def _image(files: dict[str, str], name: str, alt: str) -> list[str]:
     return [f"![{alt}]({name})", ""] if name in files else []
 
 
+def _differences(res: EvalResult) -> list[str]:
+    """couple_lite against each other method, paired over profiles, with 95% bootstrap intervals."""
+    rows = []
+    for other in (m for m in res.methods if m not in ("couple_lite", "unsteered")):
+        cells = [stats.paired_difference(res, "couple_lite", other, k) for k in ("change_spearman", "spearman_named")]
+        if any(cells):
+            rows.append([other, *("–" if d is None else f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
+                                  + (" *" if d.beyond_noise else "") for d in cells)])
+    if "couple_lite" not in res.methods or not rows:
+        return []
+    return ["## couple_lite against the others", "",
+            "Mean over profiles of couple_lite's figure minus the other method's, with its 95% interval "
+            f"(paired bootstrap over profiles, {stats.BOOTSTRAP_RESAMPLES:,} resamples); * marks an "
+            "interval that excludes 0.", "",
+            *_md_table(["method", "change ρ: couple_lite − it", "Spearman (named): couple_lite − it"], rows), ""]
+
+
 def write_report(res: EvalResult, directory: str | Path, command: str = "python cli.py eval") -> Path:
     """Write report.md, results.json and the SVG plots into ``directory``; returns the report path.
     Without matplotlib it warns (``PLOTS_HINT``), says so in report.md and writes no plot."""
@@ -127,7 +144,7 @@ def write_report(res: EvalResult, directory: str | Path, command: str = "python 
     L += ["", "## Methods", "", "Means over profiles (Spearman on named values needs ≥ 3 named values: "
           f"{next(iter(res.methods.values()))['n_spearman']} of {len(res.profiles)} profiles).", ""]
     L += _md_table(["method", *keys], [[m, *(_f(s[k]) for k in keys)] for m, s in res.methods.items()])
-    L += ["", *_image(files, "methods.svg", "methods"), "## What limits it", "", *_limits(res), "",
+    L += ["", *_image(files, "methods.svg", "methods"), *_differences(res), "## What limits it", "", *_limits(res), "",
           "## Per profile", "", "Spearman on named values / change Spearman (all values) per method.", ""]
     methods = list(res.methods)
     by = {(r.profile, r.method): r for r in res.rows}

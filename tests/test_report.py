@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from cli import main
 from couple_lite import eval_stats
 from couple_lite.calibrate import specificity
+from couple_lite.errors import CoupleError
 from couple_lite.eval_result import EvalProfile, EvalResult, MethodRow, summarise
-from couple_lite.report import PLOTS_HINT, write_report
+from couple_lite.report import PLOTS_HINT, _differences, write_report
 
 SVG = "{http://www.w3.org/2000/svg}"
 VALUES = ["self_direction", "power", "security", "benevolence"]
@@ -140,3 +141,25 @@ def test_without_matplotlib_the_report_says_so_and_links_no_image(result, tmp_pa
     assert r.exit_code == 0, r.output
     assert r.stderr.splitlines().count(f"warning: {PLOTS_HINT}") == 1 and "Traceback" not in r.output
     assert sorted(f.name for f in (tmp_path / "c").iterdir()) == ["report.md", "results.json"]
+
+
+def test_paired_differences_resample_profiles_and_say_when_they_are_beyond_noise(result):
+    names = [f"p{i}" for i in range(6)]
+    profiles = [EvalProfile(name=n, values="security=6") for n in names]
+    rows = []
+    for i, n in enumerate(names):
+        for m, cs in (("value_prompt", 0.1 * i), ("couple_lite", 0.1 * i + 0.2 + 0.02 * (-1) ** i),
+                      ("couple_lite+prompt", 0.1 * i + (0.3 if i % 2 else -0.3))):
+            rows.append(_row(n, m, i).model_copy(update={"profile": n, "method": m, "change_spearman": cs}))
+    res = result.model_copy(update={"profiles": profiles, "rows": rows,
+                                    "methods": summarise(rows, ["value_prompt", "couple_lite", "couple_lite+prompt"])})
+    d = eval_stats.paired_difference(res, "couple_lite", "value_prompt")
+    assert d.profiles == 6 and d.mean == pytest.approx(0.2) and d.low <= d.mean <= d.high
+    assert d.beyond_noise and 0.17 < d.low and d.high < 0.23  # every profile +0.18 or +0.22
+    loose = eval_stats.paired_difference(res, "couple_lite+prompt", "value_prompt")  # +-0.3 alternating
+    assert loose.mean == pytest.approx(0.0) and not loose.beyond_noise
+    assert eval_stats.paired_difference(result, "couple_lite", "value_prompt") is None  # only 2 profiles
+    with pytest.raises(CoupleError, match="not a per-profile figure"):
+        eval_stats.paired_difference(res, "couple_lite", "value_prompt", "answers")
+    text = "\n".join(_differences(res))
+    assert "| value_prompt | +0.20 [" in text and "] * |" in text
