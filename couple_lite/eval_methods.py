@@ -13,7 +13,7 @@ import numpy as np
 from .errors import CoupleError
 from .objective import Objective
 from .steering import Ablation, Steerer
-from .value_prompts import counterfactual_prompt, value_prompt
+from .value_prompts import value_prompt
 from .values import ValueSystem
 
 __all__ = ["EvalContext", "Condition", "METHODS", "VECTOR_METHODS", "method", "value_prompt",
@@ -102,22 +102,20 @@ def _vectors(ablation: Ablation, with_prompt: bool = False, factor: float = 1.0)
 
 
 def _counterfactual_words(with_vector: bool):
-    """COUPLE's counterfactual as a system prompt (``--delivery prompt``), or that prompt together
-    with couple-lite's vector (``--delivery hybrid``)."""
+    """COUPLE's counterfactual as a system prompt (``steer --mode prompt``), or that prompt together
+    with couple-lite's vector (``--mode hybrid``)."""
 
     def method(ctx: EvalContext, objective: Objective) -> Condition:
         st = ctx.steerer
-        plan = st.plan(objective, explain=False)
-        sp = counterfactual_prompt(objective, plan.factual, plan.counterfactual, ctx.system)
-        vec = st.vector(plan) if with_vector else None
 
         def answer(q: str) -> str:
             p = st.plan(objective, explain=False)  # re-planned per answer, as the vector methods are
-            return ctx.generate(q, counterfactual_prompt(objective, p.factual, p.counterfactual, ctx.system),
-                                st.vector(p) if with_vector else None)
+            return ctx.generate(q, st.system_prompt(p), st.vector(p) if with_vector else None)
 
+        plan = st.plan(objective, explain=False)
         change = {n: plan.predicted[n] - plan.factual[n] for n in plan.factual} if with_vector else None
-        return Condition(answer=answer, vector=vec, system_prompt=sp, reached=plan.reached if with_vector else None,
+        return Condition(answer=answer, vector=st.vector(plan) if with_vector else None,
+                         system_prompt=st.system_prompt(plan), reached=plan.reached if with_vector else None,
                          predicted_change=change)
 
     return method

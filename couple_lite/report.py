@@ -107,13 +107,15 @@ def _image(files: dict[str, str], name: str, alt: str) -> list[str]:
 
 def _differences(res: EvalResult) -> list[str]:
     """couple_lite against each other method, paired over profiles, with 95% bootstrap intervals."""
+    if "couple_lite" not in res.methods:
+        return []
     rows = []
     for other in (m for m in res.methods if m not in ("couple_lite", "unsteered")):
         cells = [stats.paired_difference(res, "couple_lite", other, k) for k in ("change_spearman", "spearman_named")]
         if any(cells):
             rows.append([other, *("–" if d is None else f"{d.mean:+.2f} [{d.low:+.2f}, {d.high:+.2f}]"
                                   + (" *" if d.beyond_noise else "") for d in cells)])
-    if "couple_lite" not in res.methods or not rows:
+    if not rows:
         return []
     return ["## couple_lite against the others", "",
             "Mean over profiles of couple_lite's figure minus the other method's, with its 95% interval "
