@@ -13,10 +13,12 @@ if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at r
     from .eval_inputs import builtin_profiles, eval_items, load_profiles
     from .eval_result import EvalProfile, EvalResult
     from .evaluate import run_eval
+    from .gate import RelevanceGate
     from .judge import AnswerJudge
     from .measure import Profile
     from .objective import Objective, load_objective, make_objective
     from .pack import ValuePack, load_pack, save_pack
+    from .pack_build import BuildSettings, build_pack
     from .prior import prior_scm
     from .reasoning import CounterfactualPlan, plan_counterfactual
     from .report import write_report
@@ -46,6 +48,8 @@ _EXPORTS = {
     **{n: "values" for n in ("ValueSystem", "load_value_system")},
     "Profile": "measure",
     **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
+    **{n: "pack_build" for n in ("BuildSettings", "build_pack")},
+    "RelevanceGate": "gate",
     **{n: "steering" for n in ("Ablation", "Delivery", "Steerer", "SteeringPlan")},
     **{n: "value_prompts" for n in ("counterfactual_prompt", "value_prompt")},
     **{n: "vectors" for n in ("Extraction", "extract")},

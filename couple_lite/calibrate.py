@@ -17,7 +17,8 @@ import numpy as np
 from .measure import Profile, measure
 from .vectors import Extraction, steering_vector  # steering_vector re-exported here
 
-__all__ = ["steering_vector", "response_matrix", "specificity", "fluency_limits", "kl_budget", "KL_BUDGET", "NEUTRAL_TEXT",
+__all__ = ["steering_vector", "response_matrix", "response_row", "item_values", "value_dose", "pair_cost",
+           "positive_gram", "check_cost_model", "specificity", "fluency_limits", "kl_budget", "KL_BUDGET", "NEUTRAL_TEXT",
            "SWEEP_STRENGTH", "FLUENCY_STRENGTHS", "FLUENCY_MAX_NLL_RISE"]
 
 # response-matrix dose: inside the fluency limits found on the default model (0.023-0.042), so the
@@ -45,32 +46,58 @@ def _vec(profile: Profile, names: list[str]) -> np.ndarray:
 
 def response_matrix(engine, system, extraction: Extraction, instrument: str = "questionnaire",
                     strength: float | tuple[float, ...] = SWEEP_STRENGTH, progress=None,
-                    **measure_kwargs) -> tuple[np.ndarray, Profile, dict]:
+                    **measure_kwargs) -> tuple[np.ndarray, Profile, dict, np.ndarray | None]:
     """R (V, V) per unit strength: the least-squares slope of the symmetric dose-response sweep
-    (profile at +s minus profile at -s, for each s), and the unsteered profile measured the same
-    way, and the sweep itself (value -> strength -> change of every measured value)."""
+    (profile at +s minus profile at -s, for each s); the unsteered profile measured the same way;
+    the sweep itself (value -> strength -> change of every measured value); and, for an instrument
+    that scores items, every item's slope (V, n_items) for ``response_fit`` (else None)."""
     names = extraction.values
     doses = (strength,) if isinstance(strength, (int, float)) else tuple(strength)
     base = measure(engine, system, instrument, extraction=extraction, **measure_kwargs)
     R = np.zeros((len(names), len(names)))
+    slopes = None if base.item_scores is None else np.zeros((len(names), len(base.item_scores)))
     sweep: dict = {}
     for i in range(len(names)):
-        num = np.zeros(len(names))
-        sweep[names[i]] = {}
-        for s in doses:
-            sides = []
-            for sign in (1.0, -1.0):
-                coef = np.zeros(len(names))
-                coef[i] = sign * s
-                with engine.steered(steering_vector(extraction, coef)):
-                    sides.append(_vec(measure(engine, system, instrument, extraction=extraction, **measure_kwargs), names))
-            diff = sides[0] - sides[1]  # = 2 s R[i] + noise
-            num += s * diff
-            sweep[names[i]][s] = dict(zip(names, map(float, diff / 2)))
-        R[i] = num / (2 * sum(s * s for s in doses))
+        R[i], item_slopes, sweep[names[i]] = response_row(engine, system, extraction, i, instrument, doses,
+                                                          **measure_kwargs)
+        if slopes is not None:
+            slopes[i] = item_slopes
         if progress:
             progress(i + 1, len(names))
-    return R, base, sweep
+    return R, base, sweep, slopes
+
+
+def response_row(engine, system, extraction: Extraction, i: int, instrument: str, doses: tuple[float, ...],
+                 **measure_kwargs) -> tuple[np.ndarray, np.ndarray | None, dict]:
+    """Row i of R (steer value i at ±s for each dose s, measure every value), its item slopes (an
+    item instrument) and its sweep (strength -> change of every value)."""
+    names = extraction.values
+    num = np.zeros(len(names))
+    item_num = None
+    sweep: dict = {}
+    for s in doses:
+        sides = []
+        for sign in (1.0, -1.0):
+            coef = np.zeros(len(names))
+            coef[i] = sign * s
+            with engine.steered(steering_vector(extraction, coef)):
+                sides.append(measure(engine, system, instrument, extraction=extraction, **measure_kwargs))
+        diff = _vec(sides[0], names) - _vec(sides[1], names)  # = 2 s R[i] + noise
+        num += s * diff
+        if sides[0].item_scores is not None:
+            d_items = s * (np.array(sides[0].item_scores) - np.array(sides[1].item_scores))
+            item_num = d_items if item_num is None else item_num + d_items
+        sweep[s] = dict(zip(names, map(float, diff / 2)))
+    denom = 2 * sum(s * s for s in doses)
+    return num / denom, None if item_num is None else item_num / denom, sweep
+
+
+def item_values(system, items=None) -> np.ndarray:
+    """Which value (index in the system's order) each calibration item measures."""
+    from .measure import load_items
+
+    items = items or load_items(system)[0]
+    return np.array([system.names.index(it.value) for it in items])
 
 
 def specificity(R: np.ndarray) -> dict:
@@ -118,7 +145,7 @@ def kl_budget(engine, extraction: Extraction, budget: float, probe=None, pairs: 
     vectors, G's diagonal from those doses and its off-diagonal from each pair of values steered
     together (both at their doses, scaled by 1/√2), or, with ``pairs=False``, from the cosine of the
     two vectors. Returns doses, G, and the model checked on random combinations at the budget."""
-    from .fluency import FluencyProbe, dose_for_budget
+    from .fluency import FluencyProbe
 
     probe = probe or FluencyProbe.build(engine)
     V = len(extraction.values)
@@ -131,37 +158,63 @@ def kl_budget(engine, extraction: Extraction, budget: float, probe=None, pairs: 
         if progress:
             progress(done, steps)
 
-    def cost(c) -> float:
-        return probe.cost_of(steering_vector(extraction, c))
-
     doses = np.zeros(V)
     for i in range(V):
-        e = np.zeros(V)
-        e[i] = 1.0
-        doses[i], _ = dose_for_budget(lambda s: cost(s * e), budget)
+        doses[i] = value_dose(probe, extraction, i, budget)
         tick()
     G = np.diag(budget / doses ** 2)
     for i in range(V):
         for j in range(i + 1, V):
-            if pairs:  # c = (d_i e_i + d_j e_j)/√2: cost = B + G_ij d_i d_j under the model
-                c = np.zeros(V)
-                c[i], c[j] = doses[i] / np.sqrt(2), doses[j] / np.sqrt(2)
-                G[i, j] = G[j, i] = (cost(c) - budget) / (doses[i] * doses[j])
+            G[i, j] = G[j, i] = pair_cost(probe, extraction, i, j, doses, budget, measured=pairs)
+            if pairs:
                 tick()
-            else:
-                vi = steering_vector(extraction, np.eye(V)[i]).ravel().astype(np.float64)
-                vj = steering_vector(extraction, np.eye(V)[j]).ravel().astype(np.float64)
-                G[i, j] = G[j, i] = np.sqrt(G[i, i] * G[j, j]) * vi @ vj / (np.linalg.norm(vi) * np.linalg.norm(vj))
-    w, U = np.linalg.eigh((G + G.T) / 2)
-    G = (U * np.clip(w, 1e-3 * w.max(), None)) @ U.T  # a cost is never negative: keep G positive definite
+    G = positive_gram(G)
+    checks = check_cost_model(probe, extraction, G, budget, tick)
+    return {"doses": doses, "gram": G, "measured_over_predicted": checks}
+
+
+def check_cost_model(probe, extraction: Extraction, G: np.ndarray, budget: float, tick=None) -> list[float]:
+    """Measured ÷ predicted cost of CHECK_COMBOS random combinations scaled to the budget by G."""
     rng = np.random.default_rng(0)
     checks = []
     for _ in range(CHECK_COMBOS):
-        c = rng.standard_normal(V)
+        c = rng.standard_normal(len(G))
         c *= np.sqrt(budget / (c @ G @ c))  # predicted cost: the budget
-        checks.append(cost(c) / budget)
-        tick()
-    return {"doses": doses, "gram": G, "measured_over_predicted": checks}
+        checks.append(probe.cost_of(steering_vector(extraction, c)) / budget)
+        if tick:
+            tick()
+    return checks
+
+
+def value_dose(probe, extraction: Extraction, i: int, budget: float) -> float:
+    """The strength at which value i's vector alone costs ``budget`` (``fluency.dose_for_budget``)."""
+    from .fluency import dose_for_budget
+
+    e = np.zeros(len(extraction.values))
+    e[i] = 1.0
+    return dose_for_budget(lambda s: probe.cost_of(steering_vector(extraction, s * e)), budget)[0]
+
+
+def pair_cost(probe, extraction: Extraction, i: int, j: int, doses: np.ndarray, budget: float,
+              measured: bool = True) -> float:
+    """G[i, j] of the quadratic cost model: from values i and j steered together (both at their
+    doses, scaled by 1/√2: cost = B + G_ij d_i d_j under the model), or, unmeasured, from the
+    cosine of their vectors."""
+    V = len(extraction.values)
+    if measured:
+        c = np.zeros(V)
+        c[i], c[j] = doses[i] / np.sqrt(2), doses[j] / np.sqrt(2)
+        return (probe.cost_of(steering_vector(extraction, c)) - budget) / (doses[i] * doses[j])
+    vi = steering_vector(extraction, np.eye(V)[i]).ravel().astype(np.float64)
+    vj = steering_vector(extraction, np.eye(V)[j]).ravel().astype(np.float64)
+    gii, gjj = budget / doses[i] ** 2, budget / doses[j] ** 2
+    return float(np.sqrt(gii * gjj) * vi @ vj / (np.linalg.norm(vi) * np.linalg.norm(vj)))
+
+
+def positive_gram(G: np.ndarray) -> np.ndarray:
+    """G symmetrised with its eigenvalues floored at 1e-3 of the largest: a cost is never negative."""
+    w, U = np.linalg.eigh((G + G.T) / 2)
+    return (U * np.clip(w, 1e-3 * w.max(), None)) @ U.T
 
 
 # combinations of all values at random signs and weights, each scaled to the budget by the model,

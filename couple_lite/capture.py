@@ -55,6 +55,18 @@ def _aligned(n: int) -> int:
     return -(-n // ROW_ALIGN) * ROW_ALIGN
 
 
+def _output_rows(rows: list[int], padded: int) -> np.ndarray:
+    """The rows of one sequence to compute logits for, sorted: the requested ones, topped up (when
+    more than one) with padding rows, then others, to a multiple of ROW_ALIGN, so that every
+    sequence's logits start at an aligned row of the output matrix and round as they do alone."""
+    asked = np.asarray(sorted(rows), dtype=np.int64)
+    if len(asked) <= 1:
+        return asked
+    taken = set(rows)
+    spare = [r for r in range(padded - 1, -1, -1) if r not in taken]  # padding rows first
+    return np.sort(np.r_[asked, spare[: _aligned(len(asked)) - len(asked)]].astype(np.int64))
+
+
 # tokens per decode of the shared-cache runner: texts attend over each other's (masked) cells, a
 # cost quadratic in the pack; 256 is also llama.cpp's cache view, which a pack then never outgrows
 KV_BUCKET = 256
@@ -194,8 +206,11 @@ class BatchRunner:
         self._pos[:n] = pos0 + np.arange(n) - np.repeat(starts, padded)
         self._seq[:n] = np.repeat(np.asarray(seq_ids, dtype=np.int32), padded)
         self._out[:n] = 0
-        for off, rows in zip(starts, out_rows):
-            self._out[off + np.asarray(rows, dtype=np.int64)] = 1
+        keep = []  # which of the output rows were asked for
+        for off, rows, m in zip(starts, out_rows, padded):
+            marked = _output_rows(rows, m)
+            self._out[off + marked] = 1
+            keep.append(np.isin(marked, rows))
         b = self._batch
         b.n_tokens = n
         rc = llama_cpp.llama_decode(self.ctx, b)
@@ -205,7 +220,7 @@ class BatchRunner:
         if n_out == 0:
             return np.zeros((0, self.n_vocab), dtype=np.float32)
         ptr = llama_cpp.llama_get_logits(self.ctx)
-        return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab)).copy()
+        return np.ctypeslib.as_array(ptr, shape=(n_out, self.n_vocab))[np.concatenate(keep)].copy()
 
     def _packs(self, seqs: list[list[int]]):
         """Group sequences into decodes that fit the context and the sequence limit."""
@@ -279,8 +294,7 @@ class BatchRunner:
     def prefix_logprobs(self, prefix: list[int], continuations: list[list[int]], hold=None,
                         full: bool = False) -> list[np.ndarray]:
         """log P of every token of each continuation after one shared ``prefix`` (a ``streams``
-        runner only): the prefix is decoded once per pack and copied into each sequence's own
-        cache, so a batch of short answers to one question costs their own tokens, and each
+        runner only): the prefix is decoded once and copied into each sequence's own cache, so a batch of short answers to one question costs their own tokens, and each
         answer's numbers are exactly those it gets alone (its cache holds the prefix, then it).
 
         ``hold``: a context-manager factory the prefix -- all but its last token -- is decoded
@@ -297,21 +311,26 @@ class BatchRunner:
             raise EngineError(f"a text is longer than n_ctx={self.n_ctx} allows with its prefix; raise n_ctx")
         mem = llama_cpp.llama_get_memory(self.ctx)
         out: list[np.ndarray] = []
-        for i in range(0, len(tails), self.n_seq_max):
-            group = tails[i: i + self.n_seq_max]
-            first = None
-            if head:
+        # the prefix is decoded once, into stream 0, and copied into streams 1.. for each group of
+        # continuations (a runner with one stream decodes it again for every continuation)
+        keep = bool(head) and self.n_seq_max > 1
+        per = self.n_seq_max - 1 if keep else self.n_seq_max
+        first = None
+        for i in range(0, len(tails), per):
+            group = tails[i: i + per]
+            ids = list(range(1, len(group) + 1)) if keep else list(range(len(group)))
+            if head and (first is None or not keep):
                 with hold() if hold is not None else nullcontext():
-                    lg = self._decode_at([head], [0], [[len(head) - 1]])
+                    first = self._decode_at([head], [0], [[len(head) - 1]])  # (1, n_vocab): predicts each first token
                 llama_cpp.llama_memory_seq_rm(mem, 0, len(head), -1)  # the prefix's row padding
-                first = lg  # (1, n_vocab): predicts each continuation's first token
-                for s in range(1, len(group)):
-                    llama_cpp.llama_memory_seq_cp(mem, 0, s, -1, -1)  # a copy into stream s
-            else:
+            elif not head:
                 llama_cpp.llama_memory_clear(mem, True)
+            for s in ids if keep else ():
+                llama_cpp.llama_memory_seq_cp(mem, 0, s, -1, -1)  # a copy of the prefix into stream s
             n_rows = [len(t) - 1 for t in group]  # row r predicts t[r + 1]
-            lg = self._decode_at(group, list(range(len(group))), [list(range(n)) for n in n_rows],
-                                 clear=False, pos0=len(head))
+            lg = self._decode_at(group, ids, [list(range(n)) for n in n_rows], clear=False, pos0=len(head))
+            for s in ids if keep else ():
+                llama_cpp.llama_memory_seq_rm(mem, s, -1, -1)  # stream 0 keeps only the prefix
             dist = _log_softmax(lg) if full else None
             targets = np.concatenate([np.asarray(t[1:], dtype=np.int64) for t in group])
             lp = None if full else _token_logprobs(lg, targets)

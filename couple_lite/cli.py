@@ -1,9 +1,10 @@
 """couple-lite command line: parse, call the library, print (tables for people, --json for programs).
 
 Every library error becomes one line on stderr and exit status 2. This module holds the group and
-the everyday commands (explain, systems, steer, chat, export, info); ``cli_research`` holds extract,
-calibrate, measure and eval, and ``cli_serve`` the server, each imported only when named
-(``LAZY_COMMANDS``); the shared helpers live in ``cli_common``.
+the everyday commands (explain, systems, steer, export, decide, info); ``cli_research`` holds extract,
+calibrate, measure and eval, ``cli_chat`` the chat and ``cli_serve`` the server, each imported only
+when named (``LAZY_COMMANDS``); the shared helpers live in ``cli_common`` and, for the steering
+commands' objective and options, ``cli_objective``.
 """
 
 from __future__ import annotations
@@ -12,15 +13,14 @@ import sys
 
 import click
 
-from .cli_common import (N_CTX_OPTION, SCM_OPTION, SCOPE_OPTION, THREADS_OPTION, LazyGroup, engine_options,
-                         load_steerer, print_json, threads)
-from .errors import CoupleError
+from .cli_common import N_CTX_OPTION, THREADS_OPTION, LazyGroup, gate_on, load_steerer, planned, print_json, threads
+from .cli_objective import ablation_of, objective_and_steerer, objective_options, read_objective, steer_options
 from .table import format_table
 
 # research commands: name -> "module:attribute", imported when named
 RESEARCH_COMMANDS = {"extract": ".cli_research:extract", "calibrate": ".cli_research:calibrate",
                      "measure": ".cli_research:measure", "eval": ".cli_research:eval_"}
-LAZY_COMMANDS = {**RESEARCH_COMMANDS, "serve": ".cli_serve:serve"}
+LAZY_COMMANDS = {**RESEARCH_COMMANDS, "serve": ".cli_serve:serve", "chat": ".cli_chat:chat", "pack": ".cli_pack:pack"}
 EDGES_SHOWN = 20  # explain --compare-scm: strongest edges in the table
 
 
@@ -64,7 +64,7 @@ def explain(values_, priority, objective_file, observed, observed_sd, system, pl
     from .reasoning import plan_counterfactual
     from .values import load_value_system
 
-    obj = _objective(values_, priority, objective_file, system)
+    obj = read_objective(values_, priority, objective_file, system)
     vs = obj.value_system or load_value_system(obj.system)
     obs = parse_levels(observed, vs) if observed else None
     graphs = {"prior": prior_scm(vs)}
@@ -116,102 +116,9 @@ def systems(as_json):
             click.echo(f"  {v.name:<26} {v.definition}")
 
 
-def _objective(values_, priority, objective_file, system):
-    from .objective import load_objective, make_objective
-
-    if objective_file and values_:
-        raise click.UsageError("give either --values or --objective, not both (they would conflict)")
-    if objective_file:
-        obj = load_objective(objective_file, system)
-        return make_objective(obj.targets, priority, obj.value_system or obj.system) if priority else obj
-    if not values_:
-        raise click.UsageError('give target levels with --values "benevolence=6,power=1" or --objective FILE')
-    return make_objective(values_, priority, system or "schwartz10")
-
-
-def _planning(values_, priority, objective_file, system):
-    """The objective, with the modules that plan steering imported (pydantic, the SCM)."""
-    obj = _objective(values_, priority, objective_file, system)
-    from . import steering  # noqa: F401
-
-    return obj
-
-
-def _objective_and_steerer(model, pack_path, values_, priority, objective_file, system):
-    """The objective and a Steerer. With the model already on disk, llama.cpp loads it on this
-    thread (its C loader releases the GIL) while a worker parses the objective and imports the
-    planning modules -- a fifth of `steer`'s start-up. Otherwise the objective is checked first,
-    so that a bad one fails before any download."""
-    from .model_store import local_model
-
-    path = local_model(model)
-    if path is None:
-        obj = _objective(values_, priority, objective_file, system)
-        return obj, load_steerer(model, pack_path, obj.system)
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .engine import Engine  # its Python side before the overlap: only C runs alongside
-
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(0.0005)  # else the loader waits up to 5 ms for the GIL after each C call
-    with ThreadPoolExecutor(1, thread_name_prefix="couple-lite-plan") as pool:
-        job = pool.submit(_planning, values_, priority, objective_file, system)
-        try:
-            engine = Engine(path, **engine_options())
-        finally:
-            sys.setswitchinterval(switch)
-        obj = job.result()
-    return obj, load_steerer(model, pack_path, obj.system, engine)
-
-
-def _ablation(no_scm, no_decouple, no_abduction):
-    from .steering import Ablation
-
-    return Ablation(scm=not no_scm, decouple=not no_decouple, abduction=not no_abduction)
-
-
-_STEER_OPTIONS = [
-    click.option("--values", "values_", help='Target levels, e.g. "benevolence=6,power=1".'),
-    click.option("--priority", help='Priorities, e.g. "benevolence>power".'),
-    click.option("--objective", "objective_file", type=click.Path(dir_okay=False), help="Objective JSON/YAML file."),
-    click.option("--system", default=None, help="Value system of the objective and pack (default: schwartz10)."),
-    click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m)."),
-    click.option("--pack", "pack_path", type=click.Path(dir_okay=False), default=None, help="Value-vector pack (default: the shipped one)."),
-    click.option("--max-tokens", type=click.IntRange(min=1), default=160, show_default=True),
-    click.option("--temperature", type=click.FloatRange(min=0, max=100), default=0.7, show_default=True,
-                 help="0 = greedy."),
-    click.option("--seed", type=click.IntRange(0, 2**32 - 2), default=0, show_default=True),
-    click.option("--no-scm", is_flag=True, help="Ablation: change only the named values."),
-    click.option("--no-decouple", is_flag=True, help="Ablation: per-value gains instead of solving with all of R."),
-    click.option("--no-abduction", is_flag=True, help="Ablation: population prior as the factual profile."),
-    THREADS_OPTION,
-    N_CTX_OPTION,
-    SCOPE_OPTION,
-    SCM_OPTION,
-    click.option("--mode", "delivery", type=click.Choice(["vector", "prompt", "hybrid"]), default="vector", show_default=True,
-                 help="How the plan reaches the model: its control vector, its counterfactual profile as a system "
-                      "prompt (COUPLE's recipe in one call), or both."),
-]
-
-
-_OBJECTIVE_OPTIONS = _STEER_OPTIONS[:6]  # --values, --priority, --objective, --system, --model, --pack
-
-
-def _objective_options(f):
-    for opt in reversed(_OBJECTIVE_OPTIONS):
-        f = opt(f)
-    return f
-
-
-def _steer_options(f):
-    for opt in reversed(_STEER_OPTIONS):
-        f = opt(f)
-    return f
-
-
 @main.command()
 @click.argument("prompt")
-@_steer_options
+@steer_options
 @click.option("--explain", "show_explain", is_flag=True, help="Also print the counterfactual table and causal paths.")
 @click.option("--baseline", is_flag=True, help="Also print the unsteered answer for comparison.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -223,18 +130,24 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
     """
     if not prompt.strip():
         raise click.UsageError("the prompt is empty; give a question or an instruction")
-    obj, st = _objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
-    plan = st.plan(obj, _ablation(no_scm, no_decouple, no_abduction), strict=True)
+    obj, st = objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
+    from .gate import THRESHOLD
+
+    relevance = st.relevance(prompt) if gate_on() else None  # before planning: a gated prompt skips --refine
+    steered = relevance is None or relevance >= THRESHOLD
+    plan = planned(st, obj, ablation_of(no_scm, no_decouple, no_abduction), refine=steered)
     gen = dict(max_tokens=max_tokens, temperature=temperature, seed=seed)
     for w in plan.warnings:
         click.echo(f"warning: {w}", err=True)
-    words = st.system_prompt(plan) if delivery != "vector" else None
+    used = plan if steered else None
+    words = st.system_prompt(plan) if delivery != "vector" and steered else None
+    gate = None if relevance is None else {"relevance": relevance, "steered": steered}
     if as_json:
-        data = {"text": st.generate(prompt, plan, delivery=delivery, **gen), "objective": obj.model_dump(),
+        data = {"text": st.generate(prompt, used, delivery=delivery, **gen), "objective": obj.model_dump(),
                 "factual": plan.factual, "counterfactual": plan.counterfactual, "coefficients": plan.coefficients,
                 "model": plan.model, "predicted": plan.predicted, "reached": plan.reached, "warnings": plan.warnings,
                 "explanation": plan.explanation, "scope": st.engine.steer_scope, "delivery": delivery,
-                "system_prompt": words}
+                "system_prompt": words, "refinement": plan.refinement, "gate": gate}
         if baseline:
             data["baseline"] = st.generate(prompt, None, **gen)
         print_json(data)
@@ -243,13 +156,15 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
         click.echo(plan.table() + "\n")
         if words:
             click.echo(f"system prompt (--mode {delivery}):\n{words}\n")
+        if gate:
+            click.echo(f"gate: value-relevance {relevance:.2f} -> " + ("steered\n" if used else "answered unsteered\n"))
     try:
         if baseline:
             click.echo("unsteered: ", nl=False)
             for piece in st.stream(prompt, None, **gen):
                 click.echo(piece, nl=False)
-            click.echo("\n\nsteered: ", nl=False)
-        for piece in st.stream(prompt, plan, delivery=delivery, **gen):
+            click.echo("\n\nsteered: " if steered else "\n\ngated (answered unsteered): ", nl=False)
+        for piece in st.stream(prompt, used, delivery=delivery, **gen):
             click.echo(piece, nl=False)
         click.echo()
     except KeyboardInterrupt:  # the engine has already restored the unsteered model
@@ -258,64 +173,7 @@ def steer(prompt, values_, priority, objective_file, system, model, pack_path, m
 
 
 @main.command()
-@_steer_options
-def chat(values_, priority, objective_file, system, model, pack_path, max_tokens, temperature, seed,
-         no_scm, no_decouple, no_abduction, delivery):
-    """Interactive steered chat; change the objective between turns with /values ... (no reload).
-
-    Example: python cli.py chat --values "universalism=6,power=1"   (then type; /values power=6; /quit)
-    """
-    from .objective import make_objective
-
-    obj, st = _objective_and_steerer(model, pack_path, values_, priority, objective_file, system)
-    ablation = _ablation(no_scm, no_decouple, no_abduction)
-    plan = st.plan(obj, ablation, explain=False, strict=True)
-    history: list[tuple[str, str]] = []
-    click.echo("steered chat: /values LEVELS [/priority P] to change the objective, /reset, /quit")
-    while True:
-        try:
-            line = input("you> ").strip()
-        except (EOFError, KeyboardInterrupt):
-            click.echo()
-            return
-        if not line:
-            continue
-        if line in ("/quit", "/exit"):
-            return
-        if line == "/reset":
-            history.clear()
-            continue
-        if line.startswith("/values"):
-            parts = line.split("/priority")
-            try:
-                obj = make_objective(parts[0][len("/values"):].strip(), parts[1].strip() if len(parts) > 1 else None,
-                                     obj.value_system or obj.system)
-                plan = st.plan(obj, ablation, explain=False, strict=True)
-            except CoupleError as e:
-                click.echo(f"error: {e}", err=True)
-                continue
-            click.echo("objective: " + ", ".join(f"{k}={v:g}" for k, v in obj.targets.items()))
-            for w in plan.warnings:
-                click.echo(f"warning: {w}", err=True)
-            continue
-        click.echo("model> ", nl=False)
-        pieces = []
-        try:
-            for piece in st.stream(line, plan, delivery=delivery, max_tokens=max_tokens, temperature=temperature,
-                                   seed=seed, history=history):
-                pieces.append(piece)
-                click.echo(piece, nl=False)
-        except KeyboardInterrupt:
-            click.echo(" [interrupted]", nl=False)
-        except CoupleError as e:
-            click.echo(f"\nerror: {e}", err=True)
-            continue
-        click.echo()
-        history.append((line, "".join(pieces)))
-
-
-@main.command()
-@_objective_options
+@objective_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Control-vector .gguf to write.")
 @THREADS_OPTION
 @N_CTX_OPTION
@@ -328,7 +186,7 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
     """
     from .control_vector import write_control_vector
 
-    obj = _objective(values_, priority, objective_file, system)
+    obj = read_objective(values_, priority, objective_file, system)
     st = load_steerer(model, pack_path, obj.system)
     plan = st.plan(obj, explain=False, strict=True)
     path = write_control_vector(output, st.vector(plan), st.engine.architecture)
@@ -346,7 +204,7 @@ def export(values_, priority, objective_file, system, model, pack_path, output, 
 @main.command()
 @click.argument("question")
 @click.option("--option", "options", multiple=True, required=True, help="A choice (repeat: 2 to 12).")
-@_objective_options
+@objective_options
 @THREADS_OPTION
 @N_CTX_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -358,7 +216,7 @@ def decide(question, options, values_, priority, objective_file, system, model, 
     """
     from .decide import decide as run_decide
 
-    obj = _objective(values_, priority, objective_file, system)
+    obj = read_objective(values_, priority, objective_file, system)
     st = load_steerer(model, pack_path, obj.system)
     plan = st.plan(obj, strict=True)
     d = run_decide(st, question, options, plan)

@@ -21,7 +21,8 @@ import click  # noqa: E402
 from .errors import ControlVectorError, CoupleError  # noqa: E402
 
 __all__ = ["LazyGroup", "print_json", "progress", "THREADS_OPTION", "threads", "N_CTX_OPTION", "n_ctx",
-           "DEFAULT_N_CTX", "SCOPE_OPTION", "SCM_OPTION", "engine_options", "load_engine", "load_pack", "parse_layers", "load_steerer"]
+           "DEFAULT_N_CTX", "SCOPE_OPTION", "SCM_OPTION", "engine_options", "load_engine", "load_pack", "parse_layers", "load_steerer",
+           "REFINE_OPTION", "GATE_OPTION", "planned", "gate_on", "system_name"]
 
 
 class LazyGroup(click.Group):
@@ -141,6 +142,28 @@ SCM_OPTION = _meta_option(
     help="Value graph of the counterfactual: 'prior' (psychology's, default) or 'model' (fitted to how "
          "steering moves this model's values; see explain --compare-scm).")
 
+REFINE_OPTION = _meta_option(
+    "--refine", "refine", type=click.IntRange(0, 10),
+    help="Closed-loop rounds: measure the steered profile on the calibration items and correct the plan "
+         "(a few seconds a round, cached per objective and pack; default 0: the open-loop plan).")
+
+GATE_OPTION = _meta_option(
+    "--gate", "gate", type=click.Choice(["on", "off"]),
+    help="'on': steer only prompts the relevance gate finds value-relevant (a factual question is answered "
+         "unsteered); default off.")
+
+
+def planned(steerer, objective, ablation, explain: bool = True, refine: bool = True):
+    """The plan for an objective, refined when --refine N asks for it (with a progress bar) and
+    ``refine`` allows it (not for a prompt the gate answers unsteered)."""
+    plan = steerer.plan(objective, ablation, explain=explain, strict=True)
+    rounds = _meta("refine", 0) if refine else 0
+    return steerer.refine(plan, rounds, progress=progress("refine")) if rounds else plan
+
+
+def gate_on() -> bool:
+    return _meta("gate", "off") == "on"
+
 
 def engine_options() -> dict:
     """The Engine arguments of the running command's --n-ctx, --threads and --scope."""
@@ -161,11 +184,24 @@ def load_pack(pack_path, engine, name, sha, system):
     """The pack for this model and value system (the shipped one unless a path is given) and its path."""
     from .pack import default_pack_path, load_pack as read_pack
 
+    system = system_name(system)
     path = pack_path or default_pack_path(name, system)
     pack = read_pack(path, sha, engine.n_layer, engine.n_embd)
     if pack.system != system:
         raise ControlVectorError(f"pack {str(path)!r} holds {pack.system!r} values, not {system!r}; pass --system {pack.system}")
     return pack, path
+
+
+def system_name(system) -> str:
+    """The name of a value system given by name, by the path of a user's JSON file, or as one."""
+    from pathlib import Path
+
+    from .values import ValueSystem, canonical_name, load_value_system
+
+    if isinstance(system, ValueSystem):
+        return system.name
+    text = str(system)
+    return load_value_system(text).name if text.lower().endswith(".json") or Path(text).is_file() else canonical_name(text)
 
 
 def parse_layers(text):

@@ -20,7 +20,11 @@ INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 
 @click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
-@click.option("--system", default="schwartz10", show_default=True, help="Value system (built in).")
+@click.option("--system", default="schwartz10", show_default=True,
+              help="Value system: a built-in name, or your own system's JSON file (then give --texts).")
+@click.option("--texts", "texts_file", type=click.Path(dir_okay=False), default=None,
+              help="Your own contrast texts (JSON: pairs and calibration items per value; see README, Your own "
+                   "value system) instead of the shipped ones.")
 @click.option("--method", type=click.Choice(list(EXTRACTORS)), default="mean", show_default=True)
 @click.option("--pairs", type=click.Choice(list(PAIR_KINDS)), default="context", show_default=True,
               help="context: same situation, value honoured or not; varied: 68 pairs per value in five registers "
@@ -32,7 +36,7 @@ INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 @click.option("--report", "report_dir", type=click.Path(file_okay=False), default=None,
               help="Also write the per-block held-out separability of each value here (layers.json/.md/.svg).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def extract(model, system, method, pairs, layers, keep_confounds, output, report_dir, as_json):
+def extract(model, system, texts_file, method, pairs, layers, keep_confounds, output, report_dir, as_json):
     """Extract value directions from the model's hidden states and write a value-vector pack.
 
     Example: python cli.py extract --pairs all --method ovr --layers 11-17 -o models/packs/mine.npz
@@ -42,11 +46,21 @@ def extract(model, system, method, pairs, layers, keep_confounds, output, report
     from .values import load_value_system
     from .vectors import extract as run_extract
 
+    from .contrast import load_texts
+    from .values import BUILTIN_SYSTEMS
+
     vs = load_value_system(system)
+    texts = load_texts(texts_file, vs) if texts_file else None  # checked before the model loads
     engine, name, sha = load_engine(model)
     ex = run_extract(engine, vs, method, pairs, parse_layers(layers), remove=not keep_confounds,
-                     progress=progress("hidden states"))
-    path = save_pack(ValuePack(sha, name, engine.architecture, vs.name, ex), output or default_pack_path(name, vs.name))
+                     progress=progress("hidden states"), texts=texts)
+    metrics = {}
+    if vs.name not in BUILTIN_SYSTEMS or str(system).lower().endswith(".json"):  # the pack carries the system
+        metrics["system_definition"] = vs.model_dump(mode="json")
+    if texts and texts["items"]:
+        metrics["calibration_items"] = [{"text": t, "value": v} for v, ts in texts["items"].items() for t in ts]
+    path = save_pack(ValuePack(sha, name, engine.architecture, vs.name, ex, metrics=metrics),
+                     output or default_pack_path(name, vs.name))
     lo, hi = ex.layer_range
     data = {"pack": str(path), "layer_range": [lo, hi], "settings": ex.settings,
             "heldout_value_accuracy": float(ex.value_accuracy[lo: hi + 1].mean()),
@@ -88,7 +102,8 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
 
     Example: python cli.py calibrate --instrument likelihood --strength 0.015,0.03 --budget 0.1
     """
-    from .calibrate import kl_budget, response_matrix, specificity
+    from .calibrate import item_values, kl_budget, response_matrix, specificity
+    from .response_fit import fit_response
     from .fluency import ANSWER_TOKENS, BUDGET_PROMPTS
     from .pack import save_pack
     from .values import load_value_system
@@ -96,6 +111,8 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
     vs = load_value_system(system)
     engine, name, sha = load_engine(model)
     pack, path = load_pack(pack_path, engine, name, sha, vs.name)
+    vs = pack.value_system()
+    items = pack.calibration_items()  # a user's own items, else the system's shipped ones
     if item_info_only:
         return _item_information(engine, vs, pack, path, as_json)
     try:
@@ -104,10 +121,22 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
         raise click.BadParameter("strengths must be numbers, e.g. 0.015,0.03") from None
     if not doses or any(not 0 < d < 1 for d in doses):
         raise click.BadParameter("strengths must lie between 0 and 1 (share of the residual norm)")
-    R, base, sweep = response_matrix(engine, vs, pack.extraction, instrument, doses,
-                                     progress=progress("response matrix"))
+    if items is None:
+        from .contrast import builtin_items
+        from .errors import CoupleError
+
+        try:
+            builtin_items(vs.name)
+        except CoupleError:
+            raise click.UsageError(f"{vs.name!r} has no shipped calibration items: extract its pack with --texts "
+                                   "FILE whose \"items\" give at least two statements per value") from None
+    R, base, sweep, slopes = response_matrix(engine, vs, pack.extraction, instrument, doses,
+                                             progress=progress("response matrix"), items=items)
     pack.response, pack.response_instrument, pack.strength = R, instrument, max(doses)
     pack.metrics["specificity"] = specificity(R)
+    pack.metrics.pop("response_fit", None)
+    if slopes is not None:
+        pack.metrics["response_fit"] = fit_response(slopes, item_values(vs, items), vs)
     pack.metrics["dose_response"] = sweep
     pack.metrics["unsteered_profile"] = base.profile
     pack.metrics["unsteered_sd"] = base.sd
@@ -123,6 +152,7 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
     save_pack(pack, path)
     data = {"pack": str(path), "instrument": instrument, "strengths": list(doses), "values": pack.values,
             "response": R.tolist(), "specificity": pack.metrics["specificity"],
+            "response_fit": pack.metrics.get("response_fit"),
             "fluency_limit": None if pack.fluency_limit is None else dict(zip(pack.values, map(float, pack.fluency_limit)))}
     if as_json:
         print_json(data)
@@ -135,6 +165,10 @@ def calibrate(model, system, pack_path, instrument, strength, budget, fast_budge
                f"{sp['n_values']} rows")
     short = [v[:6] for v in pack.values]
     click.echo(format_table(["steer \\ measured"] + short, [[v] + list(map(float, R[i])) for i, v in enumerate(pack.values)]))
+    fit = pack.metrics.get("response_fit")
+    if fit:
+        click.echo(f"decoupled solve: off-diagonal kept at {fit['alpha']:.1f} (cross-validated on the calibration items: "
+                   f"score {max(fit['score']):.3f} vs the diagonal's {fit['diagonal']:.3f} and all of R's {fit['full']:.3f})")
 
 
 def _item_information(engine, vs, pack, path, as_json):

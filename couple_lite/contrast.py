@@ -26,7 +26,8 @@ from typing import Literal, get_args
 from .errors import ValueSystemError
 from .values import ValueSystem
 
-__all__ = ["Pair", "QUESTIONS", "value_pairs", "confound_pairs", "builtin_items", "PAIR_KINDS", "HOLD_OUT_EVERY"]
+__all__ = ["Pair", "QUESTIONS", "value_pairs", "has_varied_pairs", "confound_pairs", "builtin_items", "load_texts", "PAIR_KINDS",
+           "HOLD_OUT_EVERY", "MIN_PAIRS", "MIN_ITEMS"]
 
 _DATA = Path(__file__).parent / "data"
 PairKind = Literal["context", "varied", "all", "persona"]
@@ -94,15 +95,23 @@ def _varied_pairs(system: ValueSystem, value: str) -> list[Pair]:
     return out
 
 
-def value_pairs(system: ValueSystem, kind: PairKind = "context") -> dict[str, list[Pair]]:
-    """Pairs per value, in system order, each tagged train or held out."""
+def has_varied_pairs(system: ValueSystem) -> bool:
+    """Whether varied pairs ship for ``system`` (``--pairs varied|all``)."""
+    return (_DATA / f"pairs_{system.name}.json").exists()
+
+
+def value_pairs(system: ValueSystem, kind: PairKind = "context", texts: dict | None = None) -> dict[str, list[Pair]]:
+    """Pairs per value, in system order, each tagged train or held out; ``texts`` (from
+    :func:`load_texts`) replaces the shipped context pairs with a user's."""
     if kind not in PAIR_KINDS:
         raise ValueSystemError(f"unknown pair kind {kind!r}; use one of {', '.join(PAIR_KINDS)}")
+    if texts is not None and kind != "context":
+        raise ValueSystemError(f"your own texts are context pairs; use --pairs context, not {kind!r}")
     out: dict[str, list[Pair]] = {}
     for v in system.values:
         pairs: list[Pair] = _varied_pairs(system, v.name) if kind in ("varied", "all") else []
         if kind in ("context", "all"):
-            for k, (pos, neg) in enumerate(_texts(system.name)["pairs"][v.name]):
+            for k, (pos, neg) in enumerate((texts or _texts(system.name))["pairs"][v.name]):
                 n_q = len(QUESTIONS)  # two framings per behaviour, cycling through the questions
                 for q in (QUESTIONS[k % n_q], QUESTIONS[(k + 1) % n_q]):
                     pairs.append(Pair(v.name, q, pos, neg, held_out=k % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1))
@@ -130,3 +139,64 @@ def confound_pairs() -> dict[str, list[Pair]]:
 def builtin_items(system: str) -> dict[str, list[str]]:
     """Our own first-person questionnaire items per value (agreeing expresses the value)."""
     return _texts(system)["items"]
+
+
+MIN_PAIRS = HOLD_OUT_EVERY  # per value: at least one held out, the rest to extract from
+MIN_ITEMS = 2  # per value, for calibration (its cross-validation splits each value's items)
+MAX_TEXT = 2000  # characters per text
+
+
+def load_texts(path: str | Path, system: ValueSystem) -> dict:
+    """A user's contrast texts for ``system`` (``extract --texts FILE``), checked: a JSON object
+    ``{"pairs": {value: [[positive, negative], ...]}, "items": {value: [item, ...]}}`` with every
+    value of the system, at least MIN_PAIRS pairs each (``items``, optional: at least MIN_ITEMS
+    first-person statements each, used to calibrate). Any problem: one ValueSystemError line."""
+    p = Path(path)
+    where = f"texts file {str(p)!r}"
+    try:
+        raw = json.loads(p.read_bytes().decode("utf-8-sig"))
+    except FileNotFoundError:
+        raise ValueSystemError(f"{where} not found") from None
+    except UnicodeDecodeError:
+        raise ValueSystemError(f"{where} is not UTF-8 text; save it as UTF-8 JSON") from None
+    except OSError as e:
+        raise ValueSystemError(f"{where} cannot be read ({e.strerror}); give a readable JSON file") from None
+    except ValueError as e:
+        raise ValueSystemError(f"{where} is not valid JSON ({e}); see the README's example") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("pairs"), dict):
+        raise ValueSystemError(f'{where} needs an object with "pairs": {{value: [[positive, negative], ...]}}')
+
+    def texts_of(section: str, value: str, entries, width: int | None) -> list:
+        if not isinstance(entries, list):
+            raise ValueSystemError(f"{where}: {section}.{value} must be a list")
+        out = []
+        for k, e in enumerate(entries):
+            parts = e if width else [e]
+            if width and (not isinstance(e, list) or len(e) != width):
+                raise ValueSystemError(f"{where}: {section}.{value}[{k}] must be [positive, negative]")
+            if not all(isinstance(t, str) and t.strip() and len(t) <= MAX_TEXT for t in parts):
+                raise ValueSystemError(f"{where}: {section}.{value}[{k}] needs non-empty texts of at most {MAX_TEXT} "
+                                       "characters")
+            if width and parts[0].strip() == parts[1].strip():
+                raise ValueSystemError(f"{where}: {section}.{value}[{k}] has the same text on both sides")
+            out.append([t.strip() for t in parts] if width else parts[0].strip())
+        return out
+
+    out: dict = {"pairs": {}, "items": {}}
+    for section, width, least in (("pairs", 2, MIN_PAIRS), ("items", None, MIN_ITEMS)):
+        given = raw.get(section)
+        if given is None and section == "items":
+            out["items"] = None
+            continue
+        if not isinstance(given, dict):
+            raise ValueSystemError(f'{where}: "{section}" must be an object {{value: [...]}}')
+        unknown = [k for k in given if k not in system.names]
+        if unknown:
+            raise ValueSystemError(f"{where}: {section} names {', '.join(map(repr, unknown))}, not values of "
+                                   f"{system.name!r} ({', '.join(system.names)})")
+        for v in system.names:
+            got = texts_of(section, v, given.get(v, []), width)
+            if len(got) < least:
+                raise ValueSystemError(f"{where}: {section}.{v} has {len(got)} entries; give at least {least}")
+            out[section][v] = got
+    return out

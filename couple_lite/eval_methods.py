@@ -5,6 +5,7 @@ system prompt, or both) for a target objective. A method is a small function
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -44,6 +45,8 @@ class Condition:
     system_prompt: str | None = None
     reached: float | None = None  # share of the solved steering kept under the fluency cap
     predicted_change: dict[str, float] | None = None  # what calibration predicts the vector does
+    setup_seconds: float | None = None  # spent once for the objective before answering (refinement)
+    plain: bool = True  # answers are the model's under vector + system_prompt (so they can be shared)
 
 
 def _replan_text(objective: Objective, system: ValueSystem) -> str:
@@ -70,7 +73,7 @@ def _prompt_counterfactual(ctx: EvalContext, objective: Objective) -> Condition:
     sp = (f"You described yourself like this: {first}\nThat description expresses: {values}\nNow re-plan "
           f"your values. {_replan_text(objective, ctx.system)}\nFrom now on answer as the person with the "
           f"re-planned values.")
-    return Condition(answer=lambda q: prompt_counterfactual_answer(ctx, q, objective), system_prompt=sp)
+    return Condition(answer=lambda q: prompt_counterfactual_answer(ctx, q, objective), system_prompt=sp, plain=False)
 
 
 def _unsteered(ctx: EvalContext, objective: Objective) -> Condition:
@@ -121,6 +124,22 @@ def _counterfactual_words(with_vector: bool):
     return method
 
 
+def _refined(ctx: EvalContext, objective: Objective) -> Condition:
+    """couple-lite's plan after REFINE_ROUNDS closed-loop rounds on the calibration items
+    (``steer --refine``): measured on the held-out items like every method, so its gain there is
+    what refinement buys beyond the items it corrected on. Cached per objective in memory only."""
+    st = ctx.steerer
+    t0 = time.perf_counter()
+    plan = st.refine(st.plan(objective, explain=False), REFINE_ROUNDS, use_cache=False)
+    setup = time.perf_counter() - t0
+    vec = st.vector(plan)
+    return Condition(answer=lambda q: ctx.generate(q, None, vec), vector=vec, reached=plan.reached,
+                     predicted_change={n: plan.predicted[n] - plan.factual[n] for n in plan.factual},
+                     setup_seconds=setup)
+
+
+REFINE_ROUNDS = 2  # the evaluation's couple_lite_refined: two corrections, three measurements
+
 # vector methods: name -> (ablation, with the value prompt too)
 VECTOR_METHODS = {
     "naive_vectors": (Ablation(scm=False, decouple=False), False),  # target deltas / own gain, summed
@@ -128,6 +147,7 @@ VECTOR_METHODS = {
     "couple_lite_no_scm": (Ablation(scm=False), False),
     "couple_lite_no_decouple": (Ablation(decouple=False), False),
     "couple_lite_no_abduction": (Ablation(abduction=False), False),
+    "couple_lite_full_r": (Ablation(shrink=False), False),
     "couple_lite+prompt": (Ablation(), True),
 }
 METHODS: dict[str, Callable[[EvalContext, Objective], Condition]] = {
@@ -137,6 +157,7 @@ METHODS: dict[str, Callable[[EvalContext, Objective], Condition]] = {
     **{name: _vectors(ab, wp) for name, (ab, wp) in VECTOR_METHODS.items()},
     "couple_lite_cf_prompt": _counterfactual_words(with_vector=False),
     "couple_lite_hybrid": _counterfactual_words(with_vector=True),
+    "couple_lite_refined": _refined,
 }
 
 

@@ -31,7 +31,7 @@ SUMMARY_KEYS = {
     "side_effect_error": "side_effect_error", "ppl_ratio": "ppl_ratio", "distinct2": "distinct2",
     "repetition": "repetition", "answer_spearman": "answer_spearman_named",
     "answer_change_spearman": "answer_change_spearman", "seconds_per_answer": "seconds_per_answer",
-    "reached": "reached",
+    "setup_seconds": "setup_seconds", "reached": "reached",
 }
 
 
@@ -54,6 +54,7 @@ class MethodRow(BaseModel):
     distinct2: float | None
     repetition: float | None
     seconds_per_answer: float
+    setup_seconds: float | None = None  # once per objective before any answer (closed-loop refinement)
     reached: float | None = None
     measured: dict[str, float]
     predicted_change: dict[str, float] | None = None
@@ -98,28 +99,36 @@ class EvalResult(BaseModel):
     seconds_total: float
 
     def goals(self) -> list[dict]:
-        """The issue's goals for couple_lite, each with its figure and whether it is met (None: a
-        method it compares with was not run)."""
+        """Issue 16's goals for couple_lite, each with its figure and whether it is met (None: a
+        method it needs was not run). "Beyond" a method: the paired bootstrap interval of the
+        change-ρ difference lies above 0."""
+        from .eval_stats import paired_difference  # eval_stats reads this module's types
+
         m = self.methods
         ours = m.get("couple_lite")
         if not ours:
             return []
 
-        def above(other: str):
-            if other not in m or ours["spearman"] is None or m[other]["spearman"] is None:
-                return None, None
-            return ours["spearman"] - m[other]["spearman"], ours["spearman"] > m[other]["spearman"]
+        def at_least(goal: str, value, bound: float, less: bool = False):
+            met = None if value is None else (value <= bound if less else value >= bound)
+            return {"goal": goal, "value": value, "met": met}
 
-        out = [{"goal": "mean Spearman on named values >= 0.8", "value": ours["spearman"],
-                "met": None if ours["spearman"] is None else ours["spearman"] >= 0.8}]
-        for other in ("value_prompt", "naive_vectors"):
-            gap, met = above(other)
-            out.append({"goal": f"Spearman above {other}", "value": gap, "met": met})
-        out.append({"goal": "neutral-text perplexity within 10% of unsteered", "value": ours["ppl_ratio"],
-                    "met": ours["ppl_ratio"] <= 1.10})
+        modes = [k for k in ("couple_lite", "couple_lite_cf_prompt", "couple_lite_hybrid", "couple_lite_refined")
+                 if k in m and m[k]["change_spearman"] is not None]
+        best = max(modes, key=lambda k: m[k]["change_spearman"]) if modes else None
+        out = [at_least("change rho (default mode) >= 0.6", ours["change_spearman"], 0.6),
+               at_least(f"change rho of the best mode ({best}) >= 0.7", best and m[best]["change_spearman"], 0.7)]
+        for other in ("value_prompt", "naive_vectors", "couple_lite_no_scm", "couple_lite_no_decouple",
+                      "couple_lite_no_abduction", "couple_lite_full_r"):
+            d = paired_difference(self, "couple_lite", other) if other in m else None
+            out.append({"goal": f"change rho above {other} beyond its interval",
+                        "value": None if d is None else d.mean, "met": None if d is None else d.low > 0})
+        out += [at_least("answer-level change rho >= 0.4", ours["answer_change_spearman"], 0.4),
+                at_least("Spearman on named values >= 0.5", ours["spearman"], 0.5),
+                at_least("neutral-text perplexity <= 1.15x unsteered", ours["ppl_ratio"], 1.15, less=True)]
         if "prompt_counterfactual" in m:
             ratio = ours["seconds_per_answer"] / max(m["prompt_counterfactual"]["seconds_per_answer"], 1e-9)
-            out.append({"goal": "time per answer <= 0.4x prompt_counterfactual", "value": ratio, "met": ratio <= 0.4})
+            out.append(at_least("time per answer <= 0.4x prompt_counterfactual", ratio, 0.4, less=True))
         return out
 
     def table(self) -> str:

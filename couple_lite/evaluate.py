@@ -17,6 +17,7 @@ runner (``run_eval``); the names of ``eval_inputs`` and ``eval_methods`` stay im
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Callable
 
@@ -48,6 +49,15 @@ def _measure(ctx: EvalContext, cond: Condition, instrument: str, items: list[Ite
         nll = -float(np.mean(ctx.engine.answer_logprob(["Write a short paragraph."] * len(NEUTRAL_TEXT),
                                                        list(NEUTRAL_TEXT), system=cond.system_prompt)))
     return prof.profile, nll
+
+
+def _condition_key(cond: Condition) -> tuple | None:
+    """What makes two methods' conditions the same (then measured once): the vector's bytes and
+    the system prompt; None for a method whose answers are not the model's under its condition."""
+    if not cond.plain:
+        return None
+    vec = None if cond.vector is None else hashlib.sha256(np.ascontiguousarray(cond.vector).tobytes()).hexdigest()
+    return vec, cond.system_prompt
 
 
 def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: list[str], *,
@@ -100,21 +110,28 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
                 answer_cache[q] = ctx.generate(q)
                 answer_secs[q] = time.perf_counter() - t0
         judged_base = judge.scores([answer_cache[q] for q in qs]).mean(axis=0) if judge else None
+        done_here: dict[tuple, tuple] = {}  # condition -> (raw profile, nll, {question: (answer, s)})
         for m in methods:
             cond = funcs[m](ctx, obj)
+            key = _condition_key(cond) or ("method", m)
             if m == "unsteered":
                 measured, nll = unsteered, base_nll
             else:
-                r, nll = _measure(ctx, cond, instrument, items)
+                if key not in done_here:  # methods that arrive at the same condition share its work
+                    done_here[key] = (*_measure(ctx, cond, instrument, items), {})
+                r, nll, _ = done_here[key]
                 measured = to_scale(r)
             if m == "unsteered":  # greedy decoding: the same answers as the baseline's, not made twice
                 answers, secs = [answer_cache[q] for q in qs], [answer_secs[q] for q in qs]
             else:
                 answers, secs = [], []
+                shared = done_here[key][2]
                 for q in qs:
-                    t0 = time.perf_counter()
-                    answers.append(cond.answer(q))
-                    secs.append(time.perf_counter() - t0)
+                    if q not in shared:
+                        t0 = time.perf_counter()
+                        shared[q] = (cond.answer(q), time.perf_counter() - t0)
+                    answers.append(shared[q][0])
+                    secs.append(shared[q][1])
             judged = judge.scores(answers).mean(axis=0) if judge else None
             change = {n: measured[n] - unsteered[n] for n in names}
             wanted = {n: target[n] - unsteered[n] for n in names}
@@ -128,7 +145,7 @@ def run_eval(engine, steerer: Steerer, profiles: list[EvalProfile], methods: lis
                 side_effect_error=mean_of([abs(change[n] - scm_change[n]) for n in unnamed]),
                 ppl_ratio=float(np.exp(nll - base_nll)),
                 distinct2=distinct_n(answers, 2), repetition=repetition(answers, 3),
-                seconds_per_answer=float(np.mean(secs)), reached=cond.reached,
+                seconds_per_answer=float(np.mean(secs)), setup_seconds=cond.setup_seconds, reached=cond.reached,
                 measured=measured, predicted_change=cond.predicted_change, answers=dict(zip(qs, answers)),
             )
             if judge is not None:

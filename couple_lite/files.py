@@ -17,7 +17,7 @@ from typing import Callable, Iterator
 
 from .errors import CoupleError, OutputFileError
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "write_text", "cache_dir"]
 
 
 def _check_target(path: Path) -> int | None:
@@ -67,3 +67,18 @@ def atomic_write(path: str | Path, suffix: str = ".tmp",
             raise OutputFileError(
                 f"writing {str(path)!r} failed ({e.strerror or e}); the old file, if any, is unchanged") from None
         raise
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """Write a UTF-8 text file atomically (see :func:`atomic_write`)."""
+    with atomic_write(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+
+
+def cache_dir(kind: str) -> Path:
+    """Where couple-lite keeps what it computed once per model and pack (refined plans, the
+    relevance gate): ``$COUPLE_LITE_CACHE/<kind>``, else ``$XDG_CACHE_HOME`` (or ``~/.cache``)
+    ``/couple-lite/<kind>``."""
+    root = os.environ.get("COUPLE_LITE_CACHE")
+    base = Path(root) if root else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "couple-lite"
+    return base / kind

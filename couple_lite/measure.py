@@ -74,6 +74,7 @@ class Profile(BaseModel):
     raw_mean: float | None = None
     n_items: int
     missing: list[str] = []  # values no item measured (outside item files may not cover all)
+    item_scores: list[float] | None = None  # per item, in the items' order (item instruments only)
 
 
 def load_items(system: ValueSystem, path: str | Path | None = None) -> tuple[list[Item], int]:
@@ -141,7 +142,7 @@ def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = Non
     centre = np.mean(list(raw.values()))
     return Profile(instrument="questionnaire", system=system.name, variant=variant,
                    profile={k: v - centre + MID for k, v in raw.items()}, sd=se,
-                   raw_mean=float(centre), n_items=len(items), missing=missing)
+                   raw_mean=float(centre), n_items=len(items), missing=missing, item_scores=rating.tolist())
 
 
 def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: Variant = "default",
@@ -157,7 +158,7 @@ def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, 
     centre = np.mean(list(raw.values()))
     return Profile(instrument="likelihood", system=system.name, variant=variant,
                    profile={k: v - centre + MID for k, v in raw.items()}, sd=se,
-                   raw_mean=float(centre), n_items=len(items), missing=missing)
+                   raw_mean=float(centre), n_items=len(items), missing=missing, item_scores=score.tolist())
 
 
 def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.ndarray, ridge: float = 0.01):

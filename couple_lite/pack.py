@@ -68,6 +68,39 @@ class ValuePack:
     def values(self) -> list[str]:
         return self.extraction.values
 
+    def value_system(self):
+        """The pack's value system: the definition it carries (a user's own system, written by
+        ``extract --system FILE``), else the built-in one of its name."""
+        from pydantic import ValidationError
+
+        from .values import ValueSystem, load_value_system
+
+        d = self.metrics.get("system_definition")
+        if d is None:
+            return load_value_system(self.system)
+        try:
+            vs = ValueSystem.model_validate(d)
+        except ValidationError:
+            vs = None
+        if vs is None or vs.name != self.system or vs.names != self.values:
+            raise ControlVectorError(f"pack for {self.system!r} carries a damaged value-system definition; "
+                                     f"extract it again")
+        return vs
+
+    def calibration_items(self):
+        """The user's own calibration items the pack carries (``extract --texts``), else None
+        (then the system's shipped items are used)."""
+        from .measure import Item
+
+        raw = self.metrics.get("calibration_items")
+        if raw is None:
+            return None
+        ok = isinstance(raw, list) and raw and all(
+            isinstance(r, dict) and isinstance(r.get("text"), str) and r.get("value") in self.values for r in raw)
+        if not ok:
+            raise ControlVectorError(f"pack for {self.system!r} carries damaged calibration items; extract it again")
+        return [Item(text=r["text"], value=r["value"]) for r in raw]
+
     @property
     def gains(self) -> np.ndarray | None:
         return None if self.response is None else np.diag(self.response).copy()

@@ -142,7 +142,7 @@ def write_report(res: EvalResult, directory: str | Path, command: str = "python 
         L.append(f"- {g['goal']}: {_f(g['value'])} — {mark}")
     keys = ("spearman", "spearman_all", "mae", "mae_all", "order_preserved", "change_spearman", "side_effect",
             "side_effect_error", "ppl_ratio", "distinct2", "repetition", "answer_spearman", "answer_change_spearman",
-            "seconds_per_answer")
+            "seconds_per_answer", "setup_seconds")
     L += ["", "## Methods", "", "Means over profiles (Spearman on named values needs ≥ 3 named values: "
           f"{next(iter(res.methods.values()))['n_spearman']} of {len(res.profiles)} profiles).", ""]
     L += _md_table(["method", *keys], [[m, *(_f(s[k]) for k in keys)] for m, s in res.methods.items()])

@@ -21,7 +21,7 @@ class Runner(Protocol):
 
 # cache cells per sequence of the shared-prefix scorer: a question and a one-sentence answer (the
 # instruments' items, the judge's words) fit many times over; longer texts are scored in full
-PREFIX_CELLS = 256
+PREFIX_CELLS = 512
 
 # Every sequence starts at a multiple of this many rows in a decode (capture pads it at its end with
 # tokens it never attends to: they come after it). The CPU matrix kernels tile rows, and a text that

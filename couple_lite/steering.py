@@ -10,14 +10,16 @@ The COUPLE loop in closed form, for a loaded model and its value-vector pack:
    every value (``reasoning.plan_counterfactual``);
 3. **coefficients**: the change Δ = counterfactual - factual, back in instrument units, solved
    through the response matrix R (measured change of j per unit strength on i) in ridge least
-   squares, so side effects between values are compensated rather than summed;
+   squares, so side effects between values are compensated rather than summed; R's off-diagonal
+   enters at the share calibration's cross-validation supports (``response_fit``);
 4. **vector**: Σ_i c_i · direction_i · layer norm, scaled down as a whole if its predicted fluency
    cost cᵀGc exceeds the pack's KL budget (a v1 pack: if any block would exceed its fluency limit);
    reported, never silent.
 
 ``Ablation`` switches each step off for the evaluation: ``scm=False`` changes only the named
 values, ``decouple=False`` divides by R's diagonal instead of solving with all of R,
-``abduction=False`` starts from the population prior instead of the measured profile.
+``abduction=False`` starts from the population prior instead of the measured profile,
+``shrink=False`` solves with all of R instead of its off-diagonal at the cross-validated share.
 
 ``Delivery`` says how a plan reaches the model: its vector (the default), its counterfactual profile
 in words as a system prompt (COUPLE's recipe in one call, ``value_prompts.counterfactual_prompt``),
@@ -40,18 +42,15 @@ from .model_store import registered_sha256
 from .objective import Objective
 from .pack import ValuePack
 from .prior import prior_scm
+from .response_fit import RIDGE, shrunk, solve_coefficients
 from .reasoning import plan_counterfactual
 from .scale import InstrumentScale
 from .table import format_table
 from .value_prompts import counterfactual_prompt
-from .values import load_value_system
 from .vectors import steering_vector
 
 __all__ = ["Ablation", "SteeringPlan", "Steerer", "Delivery", "RIDGE", "FALLBACK_OBS_SD", "UNNAMED_WEIGHT", "PATH_MIN_CHANGE"]
 
-# regularisation of the coefficient solve, relative to the mean of diag(RRᵀ): small enough to leave
-# a well-conditioned R's solution alone, large enough that near-collinear rows cannot blow c up
-RIDGE = 1e-3
 # observation sd (1-6 scale) when a pack stores no standard errors: a quarter point, so the
 # abduction trusts the measured profile well above the prior (sd 0.8) without taking it as exact
 FALLBACK_OBS_SD = 0.25
@@ -72,6 +71,7 @@ class Ablation(BaseModel):
     scm: bool = True
     decouple: bool = True
     abduction: bool = True
+    shrink: bool = True  # False: solve with all of R, not R's off-diagonal at the cross-validated share
 
 
 class SteeringPlan(BaseModel):
@@ -88,6 +88,7 @@ class SteeringPlan(BaseModel):
     reached: float  # share of the solved coefficients kept after the fluency cap (1 = uncapped)
     warnings: list[str]
     explanation: list[dict]
+    refinement: dict | None = None  # closed-loop rounds (``Steerer.refine``): residuals, seconds, cached
 
     def table(self) -> str:
         """Factual, target, counterfactual ± sd, coefficient and predicted level per value, then the
@@ -101,7 +102,13 @@ class SteeringPlan(BaseModel):
         out = format_table(["value", "factual", "target", "counterfactual", "coefficient", "predicted"], rows)
         paths = [f"  {e['value']}: " + "; ".join(path_text(p["path"], p["effect"]) for p in e["paths"])
                  for e in self.explanation if e["paths"] and abs(e["change"]) > PATH_MIN_CHANGE]
-        return out + ("\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else "")
+        out += "\ncausal paths (strongest first):\n" + "\n".join(paths) if paths else ""
+        if r := self.refinement:
+            res = " -> ".join(f"{x:.2f}" for x in r["residual"])
+            out += (f"\nrefined: {r['rounds']} round(s) on {r['items']} calibration items ({r['instrument']}); "
+                    f"residual {res} of {r['promised']:.2f} asked, kept round {r['kept']}; "
+                    + ("from the cache" if r.get("cached") else f"{r['seconds']:.1f} s"))
+        return out
 
 
 class Steerer:
@@ -119,7 +126,7 @@ class Steerer:
         self.engine, self.pack, self.model_name = engine, pack, model_name
         if registered_sha256(engine.model_path) == pack.model_sha256 and np.abs(np.diag(pack.response)).max() > 0:
             engine.mark_steerable()  # this pack was calibrated on this very file: its vectors move it
-        self.system = load_value_system(pack.system)
+        self.system = pack.value_system()
         if list(pack.values) != self.system.names:  # the SCM works in the system's order, R and the vectors in the pack's
             raise ControlVectorError(f"the pack's values {pack.values} are not {self.system.name}'s values in its order "
                                      f"({', '.join(self.system.names)}); extract the pack again")
@@ -132,12 +139,13 @@ class Steerer:
         self.factual = self.units.to_scale(inst)
         sds = pack.metrics.get("unsteered_sd") or {}
         self.obs_sd = {n: float(self.units.change_to_scale(sds[n])) if n in sds else FALLBACK_OBS_SD for n in names}
-        R = pack.response
-        self._R = R
-        lam = RIDGE * float(np.mean(np.sum(R * R, axis=1)))
-        self._lam = lam
+        # R as far as calibration's cross-validation trusts it (an older pack: all of R)
+        self.shrinkage = float((pack.metrics.get("response_fit") or {}).get("alpha", 1.0))
+        self._R = shrunk(pack.response, self.shrinkage)
         self._limit = float(np.min(pack.fluency_limit)) if pack.fluency_limit is not None else None
         self.lock = OperationLock()  # held for a whole stream; see couple_lite.locks
+        self._refined: dict[str, dict] = {}  # refined coefficients by key (couple_lite.refine)
+        self._gate = None  # the relevance gate, fitted (or read from the cache) on first use
 
     # -- planning -------------------------------------------------------------------------
     def plan(self, objective: Objective, ablation: Ablation | None = None, explain: bool = True,
@@ -154,16 +162,11 @@ class Steerer:
         factual = cf.factual
         counter = dict(cf.counterfactual) if ab.scm else {n: objective.targets.get(n, factual[n]) for n in names}
         delta = self.units.change_to_instrument([counter[n] - factual[n] for n in names])
-        w = np.array([objective.weights.get(n, 0.0) if n in objective.targets else UNNAMED_WEIGHT for n in names])
-        w = w / w.max()
-        if not ab.scm:
-            w = np.where([n in objective.targets for n in names], w, 0.0)
+        w = self.weights(objective, ab)
         warnings: list[str] = []
-        R = self._R
+        R = self._R if ab.shrink else self.pack.response
         if ab.decouple:
-            # min_c Σ_j w_j ((Rᵀc)_j - Δ_j)² + λ|c|²  (R[i, j]: steer i, measured j)
-            A = R @ (w[:, None] * R.T) + self._lam * np.eye(len(names))
-            c = np.linalg.solve(A, R @ (w * delta))
+            c = solve_coefficients(R, delta, w)  # min_c Σ_j w_j ((Rᵀc)_j - Δ_j)² + λ|c|²
         else:
             gain = np.diag(R)
             c = np.where(np.abs(gain) > 1e-9, delta / np.where(gain == 0, 1, gain), 0.0)
@@ -176,7 +179,7 @@ class Steerer:
                 if strict:
                     raise ObjectiveError(msg + "; drop it from the objective")
                 warnings.append(msg)
-        c, reached = self._cap(c)
+        c, reached = self.capped(c)
         if reached < 1:
             limit = "fluency budget" if self.pack.fluency_budget is not None else "fluency limit"
             warnings.append(f"the objective needs {1 / reached:.1f}x the {limit}; steering at the {limit.split()[1]} "
@@ -190,7 +193,31 @@ class Steerer:
             warnings=warnings, explanation=cf.explanation if explain else [],
         )
 
-    def _cap(self, c: np.ndarray) -> tuple[np.ndarray, float]:
+    def weights(self, objective: Objective, ablation: Ablation) -> np.ndarray:
+        """Weight of each value's change in the coefficient solve: a named value its priority (the
+        top one 1), an unnamed one UNNAMED_WEIGHT (0 without the SCM, which predicts no change)."""
+        names = self.pack.values
+        w = np.array([objective.weights.get(n, 0.0) if n in objective.targets else UNNAMED_WEIGHT for n in names])
+        w = w / w.max()
+        return np.where([n in objective.targets for n in names], w, 0.0) if not ablation.scm else w
+
+    def replan(self, plan: SteeringPlan, coefficients: np.ndarray, **changes) -> SteeringPlan:
+        """``plan`` with other coefficients (capped to the budget) and the prediction they give."""
+        c, reached = self.capped(np.asarray(coefficients, dtype=np.float64))
+        R = self._R if plan.ablation.shrink else self.pack.response  # the R the plan was solved with
+        change = self.units.change_to_scale(R.T @ c)
+        predicted = {n: float(plan.factual[n] + change[k]) for k, n in enumerate(self.pack.values)}
+        return plan.model_copy(update={"coefficients": dict(zip(self.pack.values, map(float, c))),
+                                       "predicted": predicted, "reached": plan.reached * reached, **changes})
+
+    def refine(self, plan: SteeringPlan, rounds: int, use_cache: bool = True, progress=None) -> SteeringPlan:
+        """The plan corrected by ``rounds`` measured rounds on the calibration items
+        (:mod:`couple_lite.refine`; seconds per round, cached per objective and pack)."""
+        from .refine import refine
+
+        return refine(self, plan, rounds, use_cache=use_cache, progress=progress)
+
+    def capped(self, c: np.ndarray) -> tuple[np.ndarray, float]:
         """Scale the coefficients down to the pack's fluency budget; return the share kept. A v2 pack
         caps the predicted KL cost cᵀ G c at its budget (so each value alone may use its own dose and
         a combination what it really costs); an older one caps every block at the smallest limit x
@@ -209,7 +236,11 @@ class Steerer:
 
     def vector(self, plan: SteeringPlan) -> np.ndarray:
         """The (n_layer, n_embd) control vector of a plan."""
-        return steering_vector(self.pack.extraction, np.array([plan.coefficients[n] for n in self.pack.values]))
+        return self.vector_of(np.array([plan.coefficients[n] for n in self.pack.values]))
+
+    def vector_of(self, coefficients: np.ndarray) -> np.ndarray:
+        """The control vector of coefficients in the pack's value order."""
+        return steering_vector(self.pack.extraction, coefficients)
 
     def system_prompt(self, plan: SteeringPlan) -> str:
         """The plan's counterfactual profile in words (``--mode prompt|hybrid``)."""
@@ -222,16 +253,38 @@ class Steerer:
             return own
         return self.system_prompt(plan) + (f"\n\n{own}" if own else "")
 
+    # -- the relevance gate ---------------------------------------------------------------
+    def relevance(self, prompt: str, history=()) -> float:
+        """P(the prompt is one where values matter), from the relevance gate (:mod:`couple_lite.gate`)."""
+        from .files import cache_dir
+        from .gate import RelevanceGate
+
+        with self.lock:
+            if self._gate is None:
+                self._gate = RelevanceGate.cached(self.engine, self.pack, cache_dir("gate"))
+            return float(self._gate.relevance(self.engine, self.pack.extraction, [prompt], [tuple(history)])[0])
+
+    def gated(self, prompt: str, plan: SteeringPlan | None, history=()) -> tuple[SteeringPlan | None, float]:
+        """``plan`` if the gate finds the prompt value-relevant, else None (answer unsteered); and
+        the gate's probability."""
+        from .gate import THRESHOLD
+
+        p = self.relevance(prompt, history)
+        return (plan if p >= THRESHOLD else None), p
+
     # -- generation -----------------------------------------------------------------------
     def stream(self, prompt: str, plan: SteeringPlan | None, cancel: threading.Event | None = None,
-               delivery: Delivery = "vector", **generation) -> Iterator[str]:
+               delivery: Delivery = "vector", gate: bool = False, **generation) -> Iterator[str]:
         """Stream an answer with the plan delivered as ``delivery`` says (no plan: unsteered), then
         restore the unsteered model. A prompt delivery goes before any ``system`` text of the caller's.
+        With ``gate``, a prompt the relevance gate finds value-neutral is answered unsteered.
         Setting ``cancel`` stops after the current piece."""
         if not prompt or not prompt.strip():
             raise ObjectiveError("the prompt is empty; give a question or an instruction")
         if delivery not in get_args(Delivery):
             raise ObjectiveError(f"delivery must be one of {list(get_args(Delivery))}, got {delivery!r}")
+        if gate and plan is not None:
+            plan, _ = self.gated(prompt, plan, generation.get("history", ()))
         vec = None if plan is None or delivery == "prompt" else self.vector(plan)
         generation["system"] = self.delivered_system(plan, delivery, generation.get("system"))
         with self.lock, self.engine.steered(vec):

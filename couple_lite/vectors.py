@@ -159,19 +159,38 @@ class PairStates:
     texts_sha256: str  # of every text used, in order: the directions' provenance
 
 
-def collect_states(engine, system, kind: PairKind = "context", progress=None) -> PairStates:
-    """Forward passes over the ``kind`` pairs of ``system`` and the confound pairs."""
+def collect_states(engine, system, kind: PairKind = "context", progress=None, texts: dict | None = None,
+                   done=None) -> PairStates:
+    """Forward passes over the ``kind`` pairs of ``system`` (or a user's ``texts``, from
+    ``contrast.load_texts``) and the confound pairs. ``done``, a mapping from a group (a value's
+    name, or "confounds") to its (positive, negative) states, is read for groups already collected
+    and written as each group finishes: a resumable ``pack build`` passes one backed by files."""
     import hashlib
     import json
 
     from .contrast import confound_pairs, value_pairs  # the texts load only for extraction
 
-    by_value = value_pairs(system, kind)
+    by_value = value_pairs(system, kind, texts)
     names = list(by_value)
     flat = [p for v in names for p in by_value[v]]
     conf = confound_pairs()
     conf_flat = [p for k in conf for p in conf[k]]
-    pos, neg = pair_states(engine, flat + conf_flat, progress=progress)
+    groups = [(v, by_value[v]) for v in names] + [("confounds", conf_flat)]
+    done = {} if done is None else done
+    total, seen = len(flat) + len(conf_flat), 0
+    parts = []
+    for key, pairs in groups:
+        if key not in done:
+            def tick(k, n, base=seen):
+                if progress:
+                    progress(base + k // 2, total)
+            done[key] = pair_states(engine, pairs, progress=tick)
+        seen += len(pairs)
+        if progress:
+            progress(seen, total)
+        parts.append(done[key])
+    pos = np.concatenate([p for p, _ in parts])
+    neg = np.concatenate([n for _, n in parts])
     n_val = len(flat)
     digest = hashlib.sha256(json.dumps([[p.value, p.question, p.positive, p.negative, p.system_pos, p.system_neg]
                                         for p in flat + conf_flat]).encode()).hexdigest()
@@ -225,11 +244,12 @@ def directions_from(states: PairStates, method: str = "mean", layers: tuple[int,
 
 
 def extract(engine, system, method: str = "mean", kind: PairKind = "context", layers: tuple[int, int] | None = None,
-            remove: bool = True, progress=None) -> Extraction:
-    """Extract one direction per value and layer with ``EXTRACTORS[method]`` from ``kind`` pairs."""
+            remove: bool = True, progress=None, texts: dict | None = None) -> Extraction:
+    """Extract one direction per value and layer with ``EXTRACTORS[method]`` from ``kind`` pairs
+    (a user's ``texts`` instead of the shipped ones, when given)."""
     if method not in EXTRACTORS:
         raise CoupleError(f"unknown extraction method {method!r}; use one of {', '.join(EXTRACTORS)}")
-    return directions_from(collect_states(engine, system, kind, progress), method, layers, remove)
+    return directions_from(collect_states(engine, system, kind, progress, texts), method, layers, remove)
 
 
 def steering_vector(extraction: Extraction, coefficients: np.ndarray) -> np.ndarray:

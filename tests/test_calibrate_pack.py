@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from couple_lite.calibrate import fluency_limits, response_matrix, specificity, steering_vector
+from couple_lite.calibrate import fluency_limits, item_values, response_matrix, specificity, steering_vector
 from couple_lite.errors import ControlVectorError
 from couple_lite.measure import measure
 from couple_lite.pack import ValuePack, load_pack, save_pack
+from couple_lite.response_fit import r_from_slopes
 from couple_lite.values import load_value_system
 from couple_lite.vectors import extract
 
@@ -37,8 +38,10 @@ def test_specificity_counts():
 
 
 def test_response_matrix_and_fluency_on_the_tiny_model(tiny_engine, tiny_extraction):
-    R, base, sweep = response_matrix(tiny_engine, MF, tiny_extraction, "likelihood", strength=(0.25, 0.5))
+    R, base, sweep, slopes = response_matrix(tiny_engine, MF, tiny_extraction, "likelihood", strength=(0.25, 0.5))
     assert R.shape == (6, 6) and np.all(np.isfinite(R)) and np.abs(R).max() > 0
+    # the item slopes give R back (R is their per-value mean, ipsatised like the profile)
+    np.testing.assert_allclose(r_from_slopes(slopes, item_values(MF), 6), R, atol=1e-9)
     assert set(sweep["care"]) == {0.25, 0.5}
     # the slope is the least-squares fit of the sweep: Σ s·change(s) / Σ s²
     fit = sum(s * sweep["care"][s]["loyalty"] for s in (0.25, 0.5)) / (0.25**2 + 0.5**2)

@@ -21,3 +21,20 @@ def test_steer_command_prints_a_steered_answer_that_differs_from_the_baseline():
     assert len(out["text"].split()) >= 5
     assert out["text"] != out["baseline"]
     assert out["coefficients"]["tradition"] > 0 > out["coefficients"]["self_direction"]
+
+
+def test_the_gate_answers_a_factual_question_unsteered_and_steers_advice(tmp_path, monkeypatch):
+    """Side effects on neutral prompts (issue 16.3): with --gate on, an everyday factual question
+    comes back exactly as the unsteered model answers it; an advice question is steered."""
+    monkeypatch.setenv("COUPLE_LITE_CACHE", str(tmp_path))
+    common = ["--values", "tradition=6,self_direction=1", "--max-tokens", "24", "--temperature", "0", "--json"]
+    r = CliRunner().invoke(main, ["steer", "How many wheels does a bicycle have?", *common,
+                                  "--gate", "on", "--baseline"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["gate"]["steered"] is False and out["text"] == out["baseline"]
+    r = CliRunner().invoke(main, ["steer", "Should I move abroad for a job or stay near my family?", *common,
+                                  "--gate", "on", "--baseline"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["gate"]["steered"] is True and out["gate"]["relevance"] >= 0.5 and out["text"] != out["baseline"]
