@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at r
     from .errors import (ControlVectorError, CoupleError, CycleError, DownloadError, EngineError, MissingExtraError,
                          ModelFileError, NotPositiveDefiniteError, ObjectiveError, SCMError, SingularSystemError,
                          UnsupportedArchitectureError, ValueNameError, ValueSystemError)
+    from .compare import Comparison, compare_models
     from .eval_inputs import builtin_profiles, eval_items, load_profiles
     from .eval_result import EvalProfile, EvalResult
     from .evaluate import run_eval
@@ -47,6 +48,7 @@ _EXPORTS = {
     **{n: "scm_fit" for n in ("fit_scm", "learn_dag", "weights_from_total_effects")},
     **{n: "values" for n in ("ValueSystem", "load_value_system")},
     "Profile": "measure",
+    **{n: "compare" for n in ("Comparison", "compare_models")},
     **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
     **{n: "pack_build" for n in ("BuildSettings", "build_pack")},
     "RelevanceGate": "gate",

@@ -21,6 +21,12 @@ class ChatTemplate:
         """True when the model file has no template and the plain fallback is used."""
         return self._formatter is None
 
+    @property
+    def stop(self) -> list[str]:
+        """Where an answer ends without an end-of-turn token: a base model left to the plain
+        fallback goes on to write the user's next turn, so its answer stops at a new "User:" line."""
+        return ["\nUser:"] if self._formatter is None else []
+
     def prompt(self, user: str, system: str | None = None, history: Sequence[tuple[str, str]] = ()) -> str:
         if self._formatter is None:
             head = f"{system}\n\n" if system else ""

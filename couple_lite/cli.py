@@ -20,7 +20,8 @@ from .table import format_table
 # research commands: name -> "module:attribute", imported when named
 RESEARCH_COMMANDS = {"extract": ".cli_research:extract", "calibrate": ".cli_research:calibrate",
                      "measure": ".cli_research:measure", "eval": ".cli_research:eval_"}
-LAZY_COMMANDS = {**RESEARCH_COMMANDS, "serve": ".cli_serve:serve", "chat": ".cli_chat:chat", "pack": ".cli_pack:pack"}
+LAZY_COMMANDS = {**RESEARCH_COMMANDS, "serve": ".cli_serve:serve", "chat": ".cli_chat:chat", "pack": ".cli_pack:pack",
+                 "compare": ".cli_compare:compare"}
 EDGES_SHOWN = 20  # explain --compare-scm: strongest edges in the table
 
 

@@ -316,6 +316,7 @@ class Engine(TextScoring):
             pieces = self.llm.create_completion(
                 text, max_tokens=max_tokens, temperature=temperature, top_p=top_p,
                 seed=self.seed if seed is None else seed, stream=True,
+                stop=self._template.stop if chat else None,
             )
             runner = threading.get_ident()
             try:

@@ -46,8 +46,12 @@ def _around(n: int) -> np.ndarray:
     return np.pi / 2 - 2 * np.pi * np.arange(n) / n
 
 
-def radar_svg(values: list[str], series: dict[str, dict[str, float]], title: str) -> str:
-    """One closed line per series on a 1-6 radial scale, values around the circle in system order."""
+def radar_svg(values: list[str], series: dict[str, dict[str, float]], title: str,
+              bands: dict[str, dict[str, float]] | None = None) -> str:
+    """One closed line per series on a 1-6 radial scale, values around the circle in system order;
+    ``bands`` (series -> value -> standard error) shades each line's ±1 se. Series without a colour of
+    their own (models, other methods) take the bar palette in turn."""
+    palette = iter(BAR_COLOURS + (OTHER_COLOUR,) * len(series))
     fig = _figure(6.4, 5.2)
     with matplotlib.rc_context(SVG_STYLE):
         ax = fig.add_subplot(projection="polar")
@@ -57,9 +61,16 @@ def radar_svg(values: list[str], series: dict[str, dict[str, float]], title: str
         closed = np.append(theta, theta[0])
         for name, prof in series.items():
             r = [min(max(prof[n], 1), 6) for n in values]
-            (line,) = ax.plot(closed, r + r[:1], color=COLOURS.get(name, OTHER_COLOUR), linewidth=2,
+            colour = COLOURS.get(name) or next(palette)
+            (line,) = ax.plot(closed, r + r[:1], color=colour, linewidth=2,
                               linestyle="--" if name == "target" else "-", label=_label(name))
             line.set_gid(f"series-{name}")
+            if bands and name in bands:
+                e = [bands[name][n] for n in values]
+                lo = [min(max(x - d, 1), 6) for x, d in zip(r, e)]
+                hi = [min(max(x + d, 1), 6) for x, d in zip(r, e)]
+                ax.fill_between(closed, lo + lo[:1], hi + hi[:1], color=colour, alpha=0.2,
+                                linewidth=0).set_gid(f"band-{name}")
         ax.set_ylim(1, 6)
         ax.set_yticks(range(1, 7))
         ax.set_xticks(theta, [_label(n) for n in values])

@@ -38,3 +38,17 @@ def test_the_gate_answers_a_factual_question_unsteered_and_steers_advice(tmp_pat
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{"):])
     assert out["gate"]["steered"] is True and out["gate"]["relevance"] >= 0.5 and out["text"] != out["baseline"]
+
+
+def test_the_second_architecture_steers_with_its_shipped_pack_and_no_chat_template():
+    """gemma3-270m (Gemma 3, a base model without a chat template, issue 18.2): its shipped pack
+    loads against the model file, steering changes the answer, and the plain-text answer ends
+    before the model writes the user's next turn."""
+    r = CliRunner().invoke(main, ["steer", "How should I spend my weekend?", "--model", "gemma3-270m", "--values",
+                                  "tradition=6,self_direction=1", "--max-tokens", "40", "--temperature", "0",
+                                  "--baseline", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["text"] != out["baseline"]
+    assert "\nUser:" not in out["text"] and "\nUser:" not in out["baseline"]
+    assert out["coefficients"]["tradition"] > 0 > out["coefficients"]["self_direction"]
