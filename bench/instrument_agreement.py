@@ -1,13 +1,21 @@
-"""Agreement between measurement instruments, and test-retest, on the default model and pack.
+"""How far each instrument can be trusted (issue 17.1): the validity table.
 
-For the unsteered model and under one steering objective, measures the value profile with every
-instrument (plus the outside ValueBench items in ../shared/data when present) and prints Spearman
-correlations between instruments: of the profiles, and of the changes steering caused. Then
-repeats each instrument with paraphrased prompts and a reversed scale/labels (test-retest).
+1. **Judges**: every answer judge (default: Gemma 3 270M and the unsteered default model itself)
+   on the labelled answers of the evaluation data (written to express one value each, never used to
+   tune anything): top-1 accuracy, recall per value, the confusion table, and the two judges'
+   agreement (Cohen's kappa of their top-1 values, mean per-answer Spearman of their scores).
+2. **Convergent validity per value**: the model in several conditions (unsteered, and each value's
+   vector alone at +dose and -dose, the pack's fluency dose), measured by each instrument on our
+   items and on the outside items (../shared/data, written by others: PVQ-40 for schwartz10, the
+   MFQ and MFQ-2 items for moral_foundations); per value, Pearson r across conditions between our
+   measurement and the outside items' (the same instrument on them; forced choice, which has no
+   items, against the outside items' pooled likelihood).
+3. **Test-retest** on the unsteered model: Spearman between a single template's profile and the
+   other wordings (paraphrase) and answer orders (reversed scale/labels); for the pooled variant,
+   the Spearman-Brown reliability of the average of its k templates from their mean correlation.
 
-    python bench/instrument_agreement.py [--values "tradition=6,self_direction=1"] [--json]
-
-The steered condition uses the steering pipeline (``Steerer``) with the shipped, calibrated pack.
+    python bench/instrument_agreement.py [--system schwartz10|moral_foundations] [--judges gemma3-270m,self]
+        [--signs +-] [--instruments likelihood,likelihood:pooled,...] [--json] [--out FILE.json]
 """
 
 from __future__ import annotations
@@ -19,85 +27,171 @@ import time
 from pathlib import Path
 
 import click
-from scipy.stats import spearmanr
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.measure import load_items, measure  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.objective import make_objective, parse_levels  # noqa: E402
+from couple_lite.cli_common import load_engine, load_pack  # noqa: E402
+from couple_lite.eval_inputs import eval_data  # noqa: E402
+from couple_lite.files import write_text  # noqa: E402
+from couple_lite.judge import AnswerJudge  # noqa: E402
+from couple_lite.measure import _POOLED, _SELF_POOL, load_items, measure  # noqa: E402
 from couple_lite.steering import Steerer  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
+from couple_lite.validity import convergent, judge_agreement, judge_report, retest  # noqa: E402
 from couple_lite.values import load_value_system  # noqa: E402
+from couple_lite.vectors import steering_vector  # noqa: E402
 
 OUTSIDE = ROOT.parent / "shared" / "data" / "valuebench_value_items.csv"
+QUESTIONNAIRES = {"schwartz10": ("PVQ40",), "moral_foundations": ("MFT08", "MFT23")}
+DEFAULT_INSTRUMENTS = "likelihood,likelihood:pooled,questionnaire,questionnaire:pooled,forced_choice"
+POOLED_K = {"likelihood": len(_SELF_POOL), **{k: len(v) for k, v in _POOLED.items()}}
 
 
-def rho(a: dict, b: dict, names) -> float:
-    return float(spearmanr([a[n] for n in names], [b[n] for n in names])[0])
+def outside_items(vs):
+    """The outside items of this value system's questionnaires (others' rows dropped)."""
+    import csv
+    import tempfile
+
+    keep = QUESTIONNAIRES.get(vs.name)
+    if not keep or not OUTSIDE.exists():
+        return None
+    with OUTSIDE.open(encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["questionnaire"] in keep]
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    try:
+        return load_items(vs, f.name)[0]
+    finally:
+        Path(f.name).unlink()
+
+
+def judges_section(vs, judge_names: list[str], default_engine, default_name: str) -> dict:
+    data = eval_data(vs.name)
+    labelled = data["labelled_answers"]
+    answers = [a for v in vs.names for a in labelled.get(v, [])]
+    true = [i for i, v in enumerate(vs.names) for _ in labelled.get(v, [])]
+    out, scores = {}, {}
+    for jn in judge_names:
+        engine, name = (default_engine, default_name) if jn == "self" else load_engine(jn)[:2]
+        click.echo(f"judge {name} on {len(answers)} labelled answers ...", err=True)
+        scores[name] = AnswerJudge(engine, vs.names, data["judge_words"], name).scores(answers)
+        out[name] = judge_report(scores[name], true, vs.names)
+    agree = {f"{a} ~ {b}": judge_agreement(scores[a], scores[b]) for a, b in itertools.combinations(scores, 2)}
+    return {"judges": out, "agreement": agree, "n_answers": len(answers)}
+
+
+def conditions_section(steerer: Steerer, instruments: list[str], ours, outside, signs: str) -> dict:
+    """Every instrument on our items and the outside items, in every steering condition."""
+    from reach import value_doses  # bench/reach.py: the pack's per-value fluency doses
+
+    engine, pack, vs = steerer.engine, steerer.pack, steerer.system
+    names, doses = pack.values, value_doses(steerer)
+    conds = [("unsteered", None)]
+    for i, n in enumerate(names):
+        for sign in signs:
+            coef = np.zeros(len(names))
+            coef[i] = doses[i] * (1 if sign == "+" else -1)
+            conds.append((f"{n}{sign}", steering_vector(pack.extraction, coef)))
+    keys = list(dict.fromkeys(instruments + (["likelihood:pooled"] if "forced_choice" in instruments else [])))
+    levels: dict[str, dict[str, list]] = {}
+    with click.progressbar(conds, label="conditions", file=sys.stderr) as bar:
+        for _, vector in bar:
+            with engine.steered(vector):
+                for key in keys:
+                    inst, _, variant = key.partition(":")
+                    for where, items in (("ours", ours), ("outside", outside)):
+                        if items is None or (inst == "forced_choice" and where == "outside"):
+                            continue
+                        p = measure(engine, vs, inst, items=None if inst == "forced_choice" else items,
+                                    variant=variant or "default")
+                        levels.setdefault(key, {}).setdefault(where, []).append(
+                            [p.profile.get(n, np.nan) for n in vs.names])
+    out = {}
+    for key in instruments:
+        inst = key.partition(":")[0]
+        ours_l = np.array(levels[key]["ours"])
+        crit_key = "likelihood:pooled" if inst == "forced_choice" else key
+        if outside is None or "outside" not in levels.get(crit_key, {}):
+            continue
+        out[key] = convergent(ours_l, np.array(levels[crit_key]["outside"]), vs.names) | {"criterion": crit_key}
+    return {"conditions": [c for c, _ in conds], "doses": dict(zip(names, map(float, doses))),
+            "convergent": out, "levels": {k: {w: np.asarray(x).tolist() for w, x in v.items()} for k, v in levels.items()}}
+
+
+def retest_section(engine, vs, extraction) -> dict:
+    out = {}
+    for inst in ("questionnaire", "forced_choice", "likelihood"):
+        prof = {v: measure(engine, vs, inst, variant=v, extraction=extraction).profile
+                for v in ("default", "paraphrase", "reversed")}
+        pairs = {f"default ~ {v}": retest(prof["default"], prof[v]) for v in ("paraphrase", "reversed")}
+        mean_r = float(np.mean([retest(prof[a], prof[b]) for a, b in itertools.combinations(prof, 2)]))
+        k = POOLED_K[inst]
+        out[inst] = pairs | {"templates_mean": mean_r, "pooled_projected": k * mean_r / (1 + (k - 1) * mean_r)
+                             if mean_r > 0 else None, "pooled_k": k}
+    return out
+
+
+def show(result: dict) -> None:
+    from couple_lite.table import format_table
+
+    names = result["values"]
+    j = result["judges"]
+    click.echo(f"\nJudges on {j['n_answers']} labelled answers (chance {1 / len(names):.2f}):")
+    click.echo(format_table(["judge", "accuracy"] + names,
+                            [[n, r["accuracy"]] + [r["recall"][v] for v in names] for n, r in j["judges"].items()]))
+    for n, r in j["judges"].items():
+        click.echo(f"\nconfusion of {n} (rows: written for; columns: judged):")
+        click.echo(format_table(["written for"] + [v[:6] for v in names], [[v] + row for v, row in zip(names, r["confusion"])]))
+    for k, a in j["agreement"].items():
+        click.echo(f"\n{k}: kappa {a['kappa']:+.2f}, top-1 agreement {a['top1_agree']:.2f}, "
+                   f"mean per-answer Spearman {a['mean_spearman']:+.2f}")
+    c = result.get("conditions")
+    if c:
+        click.echo(f"\nConvergent validity: Pearson r per value across {len(c['conditions'])} conditions, "
+                   f"our items vs the outside items ({', '.join(result['questionnaires'])}):")
+        rows = [[k, r["criterion"], r["median"], r["pooled"]] + [r["per_value"][v] for v in names]
+                for k, r in c["convergent"].items()]
+        click.echo(format_table(["instrument", "criterion", "median", "pooled"] + names, rows))
+    click.echo("\nTest-retest (Spearman, unsteered):")
+    click.echo(format_table(["instrument", "~ paraphrase", "~ reversed", "templates' mean", "pooled (Spearman-Brown)"],
+                            [[k, r["default ~ paraphrase"], r["default ~ reversed"], r["templates_mean"],
+                              r["pooled_projected"]] for k, r in result["retest"].items()]))
+    click.echo(f"\n{result['seconds']:.0f} s")
 
 
 @click.command()
-@click.option("--values", "values_", default="tradition=6,self_direction=1", show_default=True)
+@click.option("--system", default="schwartz10", show_default=True, type=click.Choice(sorted(QUESTIONNAIRES)))
+@click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
+@click.option("--judges", default="gemma3-270m,self", show_default=True,
+              help="Comma-separated judges: registered names, GGUF paths or 'self' (the unsteered model).")
+@click.option("--instruments", default=DEFAULT_INSTRUMENTS, show_default=True,
+              help="Comma-separated INSTRUMENT[:pooled] for the convergent-validity conditions ('' skips them).")
+@click.option("--signs", type=click.Choice(["+", "-", "+-"]), default="+-", show_default=True,
+              help="Steer each value up, down or both (conditions besides the unsteered one).")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Also write the JSON result here.")
 @click.option("--json", "as_json", is_flag=True)
-def main(values_: str, as_json: bool) -> None:
-    vs = load_value_system("schwartz10")
-    path = resolve_model(None)
-    name, sha = model_identity(path)
-    engine = Engine(path)
-    pack = load_pack(default_pack_path(name, vs.name), sha, engine.n_layer, engine.n_embd)
-    levels = parse_levels(values_, vs)
-    steerer = Steerer(engine, pack, name)
-    plan = steerer.plan(make_objective(values_, None, vs), explain=False)
-    vector = steerer.vector(plan)
-    outside = load_items(vs, OUTSIDE)[0] if OUTSIDE.exists() else None
-    instruments = [("questionnaire", None), ("forced_choice", None), ("likelihood", None), ("probe", None)]
-    if outside:
-        instruments.append(("questionnaire", "valuebench"))
+def main(system, model, judges, instruments, signs, out, as_json) -> None:
     t0 = time.perf_counter()
-    profiles: dict[str, dict[str, dict]] = {"unsteered": {}, "steered": {}}
-    for cond in profiles:
-        with engine.steered(vector if cond == "steered" else None):
-            for inst, items in instruments:
-                key = inst if items is None else f"{inst}:{items}"
-                click.echo(f"measuring {cond} {key} ...", err=True)
-                p = measure(engine, vs, inst, items=outside if items else None, extraction=pack.extraction)
-                profiles[cond][key] = p.profile
-    names = vs.names
-    keys = list(profiles["unsteered"])
-    change = {k: {n: profiles["steered"][k][n] - profiles["unsteered"][k][n] for n in names} for k in keys}
-    agreement = {
-        "unsteered": {f"{a} ~ {b}": rho(profiles["unsteered"][a], profiles["unsteered"][b], names) for a, b in itertools.combinations(keys, 2)},
-        "steered": {f"{a} ~ {b}": rho(profiles["steered"][a], profiles["steered"][b], names) for a, b in itertools.combinations(keys, 2)},
-        "change": {f"{a} ~ {b}": rho(change[a], change[b], names) for a, b in itertools.combinations(keys, 2)},
-    }
-    target = {n: levels.get(n, 3.5) for n in names}
-    hit = {k: rho(change[k], target, names) for k in keys}
-    retest = {}
-    for inst in ("questionnaire", "forced_choice", "likelihood"):
-        for variant in ("paraphrase", "reversed"):
-            click.echo(f"measuring retest {inst} {variant} ...", err=True)
-            p = measure(engine, vs, inst, variant=variant)
-            retest[f"{inst}: default ~ {variant}"] = rho(profiles["unsteered"][inst], p.profile, names)
-    result = {"objective": values_, "coefficients": plan.coefficients, "reached": plan.reached, "agreement": agreement,
-              "change_vs_objective": hit, "retest": retest, "profiles": profiles,
-              "seconds": time.perf_counter() - t0}
+    vs = load_value_system(system)
+    engine, name, sha = load_engine(model)
+    pack, _ = load_pack(None, engine, name, sha, vs.name)
+    steerer = Steerer(engine, pack, name)
+    result = {"system": vs.name, "model": name, "values": vs.names, "questionnaires": QUESTIONNAIRES[vs.name]}
+    result["judges"] = judges_section(vs, [j.strip() for j in judges.split(",") if j.strip()], engine, name)
+    chosen = [i.strip() for i in instruments.split(",") if i.strip()]
+    if chosen:
+        result["conditions"] = conditions_section(steerer, chosen, load_items(vs)[0], outside_items(vs), signs)
+    result["retest"] = retest_section(engine, vs, pack.extraction)
+    result["seconds"] = time.perf_counter() - t0
+    if out:
+        write_text(out, json.dumps(result, indent=2))
     if as_json:
         click.echo(json.dumps(result, indent=2))
-        return
-    for section, rows in agreement.items():
-        click.echo(f"\nSpearman between instruments ({section}, {len(names)} values):")
-        for k, r in rows.items():
-            click.echo(f"  {k:<48} {r:+.2f}")
-    click.echo(f"\nSpearman of the steering change with the objective ({values_}, others at 3.5):")
-    for k, r in hit.items():
-        click.echo(f"  {k:<48} {r:+.2f}")
-    click.echo("\nTest-retest (Spearman, unsteered):")
-    for k, r in retest.items():
-        click.echo(f"  {k:<48} {r:+.2f}")
-    click.echo(f"\n{result['seconds']:.0f} s")
+    else:
+        show(result)
 
 
 if __name__ == "__main__":

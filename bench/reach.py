@@ -125,7 +125,7 @@ def only_questionnaire(path: Path, name: str) -> Path:
 
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    keep = [r for r in rows if r.get("questionnaire") == name]
+    keep = [r for r in rows if r.get("questionnaire") in name.split(",")]
     if not keep:
         raise click.UsageError(f"no row of {path} has questionnaire {name!r}")
     fd, tmp = tempfile.mkstemp(suffix=f"-{name}.csv")
@@ -140,15 +140,17 @@ def only_questionnaire(path: Path, name: str) -> Path:
 @click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--pack", "pack_path", default=None, help="Value-vector pack (default: the shipped one).")
+@click.option("--system", default="schwartz10", show_default=True, help="Value system of the default pack.")
 @click.option("--items", "items_file", default=None, help="Item CSV (item, value, agreement) instead of our held-out items.")
-@click.option("--questionnaire", default=None, help="Keep only the CSV rows whose 'questionnaire' column is this (e.g. PVQ40).")
+@click.option("--questionnaire", default=None,
+              help="Keep only the CSV rows whose 'questionnaire' column is this (e.g. PVQ40; several: MFT08,MFT23).")
 @click.option("--instrument", type=click.Choice(sorted(INSTRUMENTS)), default="likelihood", show_default=True)
 @click.option("--scale-dose", type=float, default=1.0, show_default=True, help="Multiply the fluency-capped strength.")
 @click.option("--answers", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also judge greedy answers to this many held-out everyday questions per value (0: skip).")
 @click.option("--judge", default="gemma3-270m", show_default=True, help="Answer judge: registered name or GGUF path.")
 @click.option("--json", "as_json", is_flag=True)
-def main(model, pack_path, items_file, questionnaire, instrument, scale_dose, answers, judge, as_json) -> None:
+def main(model, pack_path, system, items_file, questionnaire, instrument, scale_dose, answers, judge, as_json) -> None:
     from couple_lite.engine import Engine
     from couple_lite.fluency import FluencyProbe
 
@@ -160,7 +162,7 @@ def main(model, pack_path, items_file, questionnaire, instrument, scale_dose, an
     path = resolve_model(model)
     name, sha = model_identity(path)
     engine = Engine(path, n_ctx=2048)
-    pack = load_pack(pack_path or default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
+    pack = load_pack(pack_path or default_pack_path(name, system), sha, engine.n_layer, engine.n_embd)
     steerer = Steerer(engine, pack, name)
     items, source = eval_items(steerer.system, items_file)
     t0 = time.perf_counter()

@@ -28,7 +28,7 @@ INSTRUMENT_CHOICE = click.Choice(list(INSTRUMENTS))
 @click.option("--method", type=click.Choice(list(EXTRACTORS)), default="mean", show_default=True)
 @click.option("--pairs", type=click.Choice(list(PAIR_KINDS)), default="context", show_default=True,
               help="context: same situation, value honoured or not; varied: 68 pairs per value in five registers "
-                   "(schwartz10 only); all: context + varied (the shipped pack's); persona: 'you value X' prompts.")
+                   "(schwartz10, moral_foundations); all: context + varied (the shipped pack's); persona: 'you value X' prompts.")
 @click.option("--layers", default=None, help="Layer range FIRST-LAST (default: chosen from held-out separability).")
 @click.option("--keep-confounds", is_flag=True, help="Do not project out confound and common-mode directions.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,

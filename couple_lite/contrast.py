@@ -80,7 +80,8 @@ def _texts(system: str) -> dict:
 def _varied(system: str) -> dict:
     path = _DATA / f"pairs_{system}.json"
     if not path.exists():
-        raise ValueSystemError(f"no varied pairs ship for value system {system!r} (only schwartz10); use --pairs context")
+        raise ValueSystemError(f"no varied pairs ship for value system {system!r} (schwartz10 and moral_foundations "
+                              "have them); use --pairs context")
     return json.loads(path.read_text(encoding="utf-8"))["pairs"]
 
 

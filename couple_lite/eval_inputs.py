@@ -26,7 +26,7 @@ def eval_data(system: str) -> dict:
     """Held-out items, everyday questions, labelled answers and judge words for a value system."""
     path = _DATA / f"eval_{system}.json"
     if not path.exists():
-        raise ValueSystemError(f"no evaluation data ships for {system!r} (only schwartz10); pass --items "
+        raise ValueSystemError(f"no evaluation data ships for {system!r} (schwartz10 and moral_foundations have it); pass --items "
                                f"and --profiles, and --judge none")
     return json.loads(path.read_text(encoding="utf-8"))
 
@@ -52,47 +52,68 @@ def eval_items(system: ValueSystem, path: str | Path | None = None, per_value: i
 
 
 def has_eval_data(system: str) -> bool:
-    """Whether evaluation data ships for this value system (only schwartz10 does)."""
+    """Whether evaluation data ships for this value system (schwartz10 and moral_foundations)."""
     return (_DATA / f"eval_{system}.json").exists()
 
 
+# fixed targets per value system: (name, kind, values, priority); prior samples are added after the singles
+_FIXED = {
+    "schwartz10": [
+        ("openness_to_change", "archetype", "self_direction=6,stimulation=6,hedonism=5,security=2,conformity=2,tradition=2", None),
+        ("conservation", "archetype", "security=6,conformity=6,tradition=6,self_direction=2,stimulation=2", None),
+        ("self_enhancement", "archetype", "power=6,achievement=6,universalism=2,benevolence=2", None),
+        ("self_transcendence", "archetype", "universalism=6,benevolence=6,achievement=2,power=1", None),
+        ("benevolence_first", "single", "benevolence=6", None),
+        ("tradition_first", "single", "tradition=6", None),
+        ("stimulation_first", "single", "stimulation=6", None),
+        ("achievement_first", "single", "achievement=6", None),
+        ("care_security_power", "partial", "benevolence=6,security=5,power=1", "benevolence>security>power"),
+        ("independent_achiever", "partial", "self_direction=6,achievement=5,conformity=2",
+         "self_direction>achievement>conformity"),
+        ("green_traditionalist", "partial", "universalism=6,tradition=5,hedonism=2,power=1",
+         "universalism>tradition>power>hedonism"),
+        ("safe_and_kind", "partial", "security=6,benevolence=5,stimulation=2", "security>benevolence>stimulation"),
+        ("bon_vivant", "partial", "hedonism=6,stimulation=5,achievement=4,tradition=2,conformity=1",
+         "hedonism>stimulation>conformity>achievement=tradition"),
+    ],
+    # the groups of Moral Foundations research: individualizing (care, fairness), binding (loyalty,
+    # authority, sanctity) and liberty, and the profiles that contrast them
+    "moral_foundations": [
+        ("individualizing", "archetype", "care=6,fairness=6,loyalty=2,authority=2,sanctity=2", None),
+        ("binding", "archetype", "loyalty=6,authority=6,sanctity=6,liberty=2", None),
+        ("libertarian", "archetype", "liberty=6,care=2,loyalty=2,authority=1,sanctity=1", None),
+        ("all_foundations", "archetype", "care=5,fairness=5,loyalty=5,authority=5,sanctity=5,liberty=5", None),
+        ("care_first", "single", "care=6", None),
+        ("loyalty_first", "single", "loyalty=6", None),
+        ("sanctity_first", "single", "sanctity=6", None),
+        ("liberty_first", "single", "liberty=6", None),
+        ("care_fairness_authority", "partial", "care=6,fairness=5,authority=1", "care>fairness>authority"),
+        ("loyal_rebel", "partial", "loyalty=6,liberty=5,authority=1", "loyalty>liberty>authority"),
+        ("orderly_fair", "partial", "authority=6,fairness=5,liberty=2", "authority>fairness>liberty"),
+        ("pure_and_free", "partial", "sanctity=6,liberty=5,care=4,loyalty=2", "sanctity>liberty>care>loyalty"),
+        ("fair_dealer", "partial", "fairness=6,loyalty=4,sanctity=2,care=3", "fairness>loyalty>care>sanctity"),
+    ],
+}
+
+
 def builtin_profiles(system: ValueSystem, n_prior: int = 4, seed: int = 0) -> list[EvalProfile]:
-    """17 targets for Schwartz-10: the four higher-order archetypes, four single-value emphases,
-    ``n_prior`` full profiles sampled from the SCM prior and five partial objectives with priorities."""
-    if system.name != "schwartz10":
-        raise ValueSystemError(f"built-in target profiles exist for schwartz10 only; pass --profiles for {system.name}")
+    """The built-in targets of a value system (schwartz10: 17; moral_foundations: 17): archetypes of
+    its higher-order groups, single-value emphases, ``n_prior`` full profiles sampled from the SCM
+    prior (seeded) and partial objectives with priorities."""
+    if system.name not in _FIXED:
+        raise ValueSystemError(f"built-in target profiles exist for {', '.join(_FIXED)} only; pass --profiles "
+                               f"for {system.name}")
     from .prior import prior_scm
 
-    P = EvalProfile
-    out = [
-        P(name="openness_to_change", kind="archetype", values="self_direction=6,stimulation=6,hedonism=5,security=2,conformity=2,tradition=2"),
-        P(name="conservation", kind="archetype", values="security=6,conformity=6,tradition=6,self_direction=2,stimulation=2"),
-        P(name="self_enhancement", kind="archetype", values="power=6,achievement=6,universalism=2,benevolence=2"),
-        P(name="self_transcendence", kind="archetype", values="universalism=6,benevolence=6,achievement=2,power=1"),
-        P(name="benevolence_first", kind="single", values="benevolence=6"),
-        P(name="tradition_first", kind="single", values="tradition=6"),
-        P(name="stimulation_first", kind="single", values="stimulation=6"),
-        P(name="achievement_first", kind="single", values="achievement=6"),
-    ]
+    fixed = [EvalProfile(name=n, kind=k, values=v, **({"priority": p} if p else {})) for n, k, v, p in _FIXED[system.name]]
     scm = prior_scm(system)
     rng = np.random.default_rng(seed)
-    draws = rng.multivariate_normal(scm.mean, scm.cov, size=n_prior)
-    for k, d in enumerate(draws):
+    samples = []
+    for k, d in enumerate(rng.multivariate_normal(scm.mean, scm.cov, size=n_prior)):
         levels = {n: float(np.round(np.clip(x, 1, 6), 1)) for n, x in zip(system.names, d)}
-        out.append(P(name=f"prior_sample_{k + 1}", kind="prior_sample", values=levels))
-    out += [
-        P(name="care_security_power", kind="partial", values="benevolence=6,security=5,power=1",
-          priority="benevolence>security>power"),
-        P(name="independent_achiever", kind="partial", values="self_direction=6,achievement=5,conformity=2",
-          priority="self_direction>achievement>conformity"),
-        P(name="green_traditionalist", kind="partial", values="universalism=6,tradition=5,hedonism=2,power=1",
-          priority="universalism>tradition>power>hedonism"),
-        P(name="safe_and_kind", kind="partial", values="security=6,benevolence=5,stimulation=2",
-          priority="security>benevolence>stimulation"),
-        P(name="bon_vivant", kind="partial", values="hedonism=6,stimulation=5,achievement=4,tradition=2,conformity=1",
-          priority="hedonism>stimulation>conformity>achievement=tradition"),
-    ]
-    return out
+        samples.append(EvalProfile(name=f"prior_sample_{k + 1}", kind="prior_sample", values=levels))
+    cut = next((i for i, p in enumerate(fixed) if p.kind == "partial"), len(fixed))
+    return fixed[:cut] + samples + fixed[cut:]
 
 
 def load_profiles(path: str | Path) -> list[EvalProfile]:

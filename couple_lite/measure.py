@@ -34,7 +34,8 @@ __all__ = ["Item", "Profile", "INSTRUMENTS", "VARIANTS", "load_items", "bradley_
 
 MID = 3.5  # middle of the 1-6 scale
 HALF_RANGE = MID - 1.0  # 2.5: from the middle to either end of the scale
-Variant = Literal["default", "paraphrase", "reversed"]  # prompt wording; reversed flips scale or labels
+# prompt wording; reversed flips scale or labels; pooled averages every item over several templates
+Variant = Literal["default", "paraphrase", "reversed", "pooled"]
 VARIANTS: tuple[str, ...] = get_args(Variant)
 _RATING = {
     "default": ('Statement: "{item}"\nHow much is this statement like you? Answer with one digit '
@@ -54,6 +55,12 @@ _SELF = {
     "paraphrase": "What kind of person are you? Answer in one sentence.",
     "reversed": "Tell me one thing that is true about you.",
 }
+# the pooled likelihood instrument's questions (small models' single-template scores are driven by
+# the wording: averaging over several cancels part of it)
+_SELF_POOL = (*_SELF.values(), "How would a close friend describe you, in one sentence?",
+              "Say something about how you live your life.")
+_POOLED = {"questionnaire": ("default", "paraphrase", "reversed"),  # two wordings, both scale directions
+           "forced_choice": ("default", "paraphrase", "reversed")}  # two wordings, letters and numbers
 _NEUTRAL = ("Tell me about yourself.", "What matters to you?", "How do you decide what to do?", "Describe your day.")
 
 
@@ -151,8 +158,9 @@ def likelihood(engine, system: ValueSystem, *, items: list[Item] | None = None, 
     item as its answer to a self-description question, per value, ipsatised (items whose agreement
     is -1 count negatively). Immune to yes-bias: nothing is asked, nothing is rated."""
     items = items or load_items(system)[0]
-    question = _SELF[variant]
-    lp = engine.answer_logprob([question] * len(items), [it.text for it in items], system=system_prompt)
+    questions = _SELF_POOL if variant == "pooled" else (_SELF[variant],)
+    texts = [it.text for it in items]
+    lp = np.mean([engine.answer_logprob([q] * len(items), texts, system=system_prompt) for q in questions], axis=0)
     score = np.where([it.agreement < 0 for it in items], -lp, lp)
     raw, se, missing = _by_value(system, score, items)
     centre = np.mean(list(raw.values()))
@@ -223,10 +231,35 @@ INSTRUMENTS: dict[str, Callable[..., Profile]] = {
 }
 
 
+def _pooled(parts: list[Profile], items: list[Item] | None, system: ValueSystem) -> Profile:
+    """One profile from the same instrument under several templates: item scores averaged (then
+    per value as usual), or the profiles averaged where there are no item scores."""
+    first = parts[0]
+    if first.item_scores is not None and items is not None:
+        score = np.mean([p.item_scores for p in parts], axis=0)
+        raw, se, missing = _by_value(system, score, items)
+        centre = np.mean(list(raw.values()))
+        return first.model_copy(update=dict(variant="pooled", profile={k: v - centre + MID for k, v in raw.items()},
+                                            sd=se, raw_mean=float(centre), missing=missing,
+                                            item_scores=score.tolist()))
+    names = list(first.profile)
+    return first.model_copy(update=dict(
+        variant="pooled", profile={n: float(np.mean([p.profile[n] for p in parts])) for n in names},
+        sd={n: float(np.mean([p.sd[n] for p in parts]) / math.sqrt(len(parts))) for n in names}))
+
+
 def measure(engine, system: ValueSystem, instrument: str = "questionnaire", **kwargs) -> Profile:
-    """Run one instrument by name."""
+    """Run one instrument by name; ``variant="pooled"`` averages it over several templates."""
     if instrument not in INSTRUMENTS:
         raise CoupleError(f"unknown instrument {instrument!r}; use one of {', '.join(INSTRUMENTS)}")
-    if kwargs.get("variant", "default") not in VARIANTS:
-        raise CoupleError(f"unknown variant {kwargs['variant']!r}; use one of {', '.join(VARIANTS)}")
+    variant = kwargs.get("variant", "default")
+    if variant not in VARIANTS:
+        raise CoupleError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
+    if variant == "pooled" and instrument in _POOLED:
+        items = kwargs.get("items") or (load_items(system)[0] if instrument == "questionnaire" else None)
+        parts = [INSTRUMENTS[instrument](engine, system, **(kwargs | {"variant": v, "items": items}))
+                 for v in _POOLED[instrument]]
+        return _pooled(parts, items, system)
+    if variant == "pooled" and instrument == "probe":
+        kwargs = kwargs | {"variant": "default"}  # one set of neutral prompts: nothing to pool
     return INSTRUMENTS[instrument](engine, system, **kwargs)

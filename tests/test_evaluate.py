@@ -53,28 +53,46 @@ def test_builtin_profiles_cover_the_kinds_the_issue_names():
     assert set(QUICK_PROFILES) <= {p.name for p in ps}
     assert builtin_profiles(S10)[8].values == ps[8].values  # prior samples are seeded
     with pytest.raises(ValueSystemError, match="--profiles"):
-        builtin_profiles(load_value_system("moral_foundations"))
+        builtin_profiles(load_value_system("schwartz19"))
 
 
-def test_eval_items_are_held_out_from_extraction_and_calibration_items():
+def test_moral_foundations_has_built_in_targets_and_evaluation_data():
+    mf = load_value_system("moral_foundations")
+    ps = builtin_profiles(mf)
+    kinds = [p.kind for p in ps]
+    assert len(ps) == 17 and len({p.name for p in ps}) == 17
+    assert kinds.count("archetype") == 4 and kinds.count("single") == 4 and kinds.count("prior_sample") == 4
+    for p in ps:  # every target is a valid objective of the system, partial ones with priorities
+        obj = p.objective(mf)
+        assert obj.targets and (p.kind != "partial" or obj.has_priorities)
+    data = eval_data("moral_foundations")
+    assert set(data["items"]) == set(mf.names) == set(data["labelled_answers"]) == set(data["judge_words"])
+    assert all(len(v) >= 4 for v in data["items"].values()) and len(data["questions"]) >= 30
+    assert sum(map(len, data["labelled_answers"].values())) >= 60
+
+
+@pytest.mark.parametrize("name", ["schwartz10", "moral_foundations"])
+def test_eval_items_are_held_out_from_extraction_and_calibration_items(name):
     from couple_lite.contrast import builtin_items, value_pairs
 
-    items, source = eval_items(S10)
-    assert len(items) == 40 and "held-out" in source
-    used = {t for ts in builtin_items("schwartz10").values() for t in ts}
-    used |= {x for ps in value_pairs(S10, "all").values() for p in ps for x in (p.positive, p.negative, p.question)}
+    vs = load_value_system(name)
+    items, source = eval_items(vs)
+    assert len(items) == 4 * len(vs.names) and "held-out" in source
+    used = {t for ts in builtin_items(name).values() for t in ts}
+    used |= {x for ps in value_pairs(vs, "all").values() for p in ps for x in (p.positive, p.negative, p.question)}
     assert not used & {it.text for it in items}
-    # nor do they share a phrase: no five words in a row of an item or question appear in a training text
+    # nor do they share a phrase: no five words in a row of an item appear in a training text
     import re
 
     def grams(t, n=5):
         w = re.findall(r"[a-z']+", t.lower())
         return {tuple(w[i: i + n]) for i in range(len(w) - n + 1)}
     seen = set().union(*map(grams, used))
+    data = eval_data(name)
     shared = [t for t in [it.text for it in items] if grams(t) & seen]
     assert not shared, shared
-    assert len(eval_items(S10, per_value=2)[0]) == 20
-    assert len(eval_data("schwartz10")["questions"]) >= 30
+    assert len(eval_items(vs, per_value=2)[0]) == 2 * len(vs.names)
+    assert len(data["questions"]) >= 30
 
 
 def test_load_profiles_errors(tmp_path):
@@ -114,8 +132,8 @@ def test_judge_scores_are_centred_and_accuracy_is_reported(tiny_engine):
     pairs = [(v, a) for v in S10.names for a in data["labelled_answers"][v]]
     top = judge.scores([a for _, a in pairs]).argmax(axis=1)  # recomputed: top-1 against the labels
     assert acc["accuracy"] == pytest.approx(np.mean([S10.names[k] == v for k, (v, _) in zip(top, pairs)]))
-    assert acc["n"] == 30 and acc["chance"] == pytest.approx(0.1)
-    assert len(acc["confusions"]) == round((1 - acc["accuracy"]) * 30)
+    assert acc["n"] == 110 and acc["chance"] == pytest.approx(0.1)
+    assert len(acc["confusions"]) == round((1 - acc["accuracy"]) * 110)
 
 
 class KeywordEngine:
@@ -212,7 +230,7 @@ def test_eval_cli_quick_json_and_report(tiny_model_path, pack, tmp_path, monkeyp
     assert r.exit_code == 0, r.output
     out = json.loads(r.output[r.output.index("{"):])
     assert set(out["methods"]) == {"unsteered", "couple_lite", "value_prompt"}
-    assert len(out["rows"]) == 9 and out["judge"]["n"] == 30
+    assert len(out["rows"]) == 9 and out["judge"]["n"] == 110
     assert (tmp_path / "r" / "report.md").exists()
     r = CliRunner().invoke(main, ["eval", "--from-results", str(tmp_path / "r" / "results.json")])
     assert r.exit_code == 0 and "couple_lite" in r.output

@@ -25,7 +25,7 @@ def test_the_default_model_as_judge_is_well_above_chance(real_engine):
     data = eval_data("schwartz10")
     judge = AnswerJudge(real_engine, load_value_system("schwartz10").names, data["judge_words"], "self")
     acc = judge.accuracy(data["labelled_answers"])
-    assert acc["n"] == 30 and acc["accuracy"] >= SELF_JUDGE_FLOOR
+    assert acc["n"] == 110 and acc["accuracy"] >= SELF_JUDGE_FLOOR
 
 
 def test_quick_eval_on_the_default_model(tmp_path):
@@ -40,5 +40,5 @@ def test_quick_eval_on_the_default_model(tmp_path):
         steered, plain = rows[(p, "couple_lite")], rows[(p, "unsteered")]
         assert steered["measured"] != plain["measured"]  # the vector reached the measurement
         assert 0 < steered["reached"] <= 1 and all(a.strip() for a in steered["answers"].values())
-    assert out["judge"]["accuracy"] >= SELF_JUDGE_FLOOR and out["judge"]["n"] == 30
+    assert out["judge"]["accuracy"] >= SELF_JUDGE_FLOOR and out["judge"]["n"] == 110
     assert (tmp_path / "report.md").exists() and (tmp_path / "radar_tradition_first.svg").exists()

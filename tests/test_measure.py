@@ -113,3 +113,35 @@ def test_outside_items_that_miss_a_value(tiny_engine, tmp_path):
     prof = measure(tiny_engine, MF, "questionnaire", items=items)
     assert set(prof.profile) == {"care", "fairness"}
     assert set(prof.missing) == {"loyalty", "authority", "sanctity", "liberty"}
+
+
+def test_pooled_likelihood_averages_each_item_over_the_templates(tiny_engine):
+    """The pooled variant: every item's log-probability averaged over the self-description
+    questions, then per value and ipsatised as usual."""
+    from couple_lite.measure import _SELF_POOL
+
+    items, _ = load_items(MF)
+    texts = [it.text for it in items]
+    lp = np.mean([tiny_engine.answer_logprob([q] * len(items), texts) for q in _SELF_POOL], axis=0)
+    raw = {v: np.mean([x for x, it in zip(lp, items) if it.value == v]) for v in MF.names}
+    centre = np.mean(list(raw.values()))
+    prof = measure(tiny_engine, MF, "likelihood", variant="pooled")
+    assert len(_SELF_POOL) >= 5 and prof.variant == "pooled"
+    for v in MF.names:
+        assert prof.profile[v] == pytest.approx(raw[v] - centre + 3.5, abs=1e-9)
+    single = measure(tiny_engine, MF, "likelihood")
+    assert prof.profile != single.profile  # the other templates changed something
+
+
+def test_pooled_questionnaire_averages_both_scale_directions(tiny_engine):
+    items, _ = load_items(MF)
+    parts = [measure(tiny_engine, MF, "questionnaire", variant=v) for v in ("default", "paraphrase", "reversed")]
+    pooled = measure(tiny_engine, MF, "questionnaire", variant="pooled")
+    want = np.mean([p.item_scores for p in parts], axis=0)
+    assert np.allclose(pooled.item_scores, want)
+    assert pooled.raw_mean == pytest.approx(np.mean([np.mean([x for x, it in zip(want, items) if it.value == v])
+                                                    for v in MF.names]))
+    fc = measure(tiny_engine, MF, "forced_choice", variant="pooled")
+    fc_parts = [measure(tiny_engine, MF, "forced_choice", variant=v) for v in ("default", "paraphrase", "reversed")]
+    for v in MF.names:
+        assert fc.profile[v] == pytest.approx(np.mean([p.profile[v] for p in fc_parts]))
