@@ -203,7 +203,8 @@ def _item_information(engine, vs, pack, path, as_json):
 @click.option("--instrument", type=INSTRUMENT_CHOICE, default="questionnaire", show_default=True)
 @click.option("--items", type=click.Path(dir_okay=False), default=None, help="Outside items CSV (columns item, value, agreement).")
 @click.option("--variant", type=click.Choice(list(VARIANTS)), default="default", show_default=True,
-              help="Prompt wording (paraphrase) or reversed scale/labels, for test-retest.")
+              help="Prompt wording (paraphrase), reversed scale/labels (for test-retest), or pooled: averaged over "
+                   "several templates and both answer orders (steadier, 3-5x slower).")
 @click.option("--items-budget", type=click.IntRange(min=1), default=None,
               help="Likelihood instrument: only the N most informative calibration items per value (the pack's "
                    "calibrate --item-information).")

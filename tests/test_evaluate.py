@@ -238,3 +238,27 @@ def test_eval_cli_quick_json_and_report(tiny_model_path, pack, tmp_path, monkeyp
     assert r.exit_code == 2 and "unknown method 'bogus'" in r.output
     r = CliRunner().invoke(main, ["eval", "--from-results", str(tmp_path / "nothing.json")])
     assert r.exit_code == 2 and "cannot read" in r.output
+
+
+def test_eval_cli_on_moral_foundations(tiny_engine, tiny_model_path, tmp_path, monkeypatch):
+    """The second value system end to end on the tiny model: its own targets, held-out items,
+    questions and labelled answers (72, judged by the model itself)."""
+    import couple_lite.model_store as ms
+
+    mf = load_value_system("moral_foundations")
+    ex = extract(tiny_engine, mf, "mean", "context", layers=(1, 2))
+    R = np.eye(6) * 4 + np.random.default_rng(2).normal(scale=0.3, size=(6, 6))
+    base = {n: 3.5 for n in mf.names}
+    mf_pack = ValuePack("00" * 32, "tiny", "llama", "moral_foundations", ex, response=R, response_instrument="likelihood",
+                        strength=0.03, fluency_limit=np.full(6, 0.05),
+                        metrics={"unsteered_profile": base, "unsteered_sd": {n: 0.05 for n in mf.names}})
+    monkeypatch.setattr(ms, "model_identity", lambda p: ("tiny", "00" * 32))
+    pack_file = save_pack(mf_pack, tmp_path / "tiny-mf.npz")
+    r = CliRunner().invoke(main, ["eval", "--model", str(tiny_model_path), "--pack", str(pack_file), "--system",
+                                  "moral_foundations", "--quick", "--methods", "unsteered,couple_lite", "--judge", "self",
+                                  "--max-tokens", "4", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    profiles = {x["profile"] for x in out["rows"]}
+    assert profiles <= {p.name for p in builtin_profiles(mf)} and len(profiles) == 3
+    assert out["judge"]["n"] == 72 and out["system"] == "moral_foundations"

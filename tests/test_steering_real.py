@@ -52,3 +52,15 @@ def test_the_second_architecture_steers_with_its_shipped_pack_and_no_chat_templa
     assert out["text"] != out["baseline"]
     assert "\nUser:" not in out["text"] and "\nUser:" not in out["baseline"]
     assert out["coefficients"]["tradition"] > 0 > out["coefficients"]["self_direction"]
+
+
+def test_the_second_value_system_steers_with_its_shipped_pack():
+    """moral_foundations end to end (issue 17.2): its shipped pack for the default model loads, the
+    plan raises the foundation asked for and lowers the one asked down, and the answer changes."""
+    r = CliRunner().invoke(main, ["steer", "My friend asked me to cover for him with our boss. What should I do?",
+                                  "--system", "moral_foundations", "--values", "fairness=6,loyalty=2",
+                                  "--max-tokens", "32", "--temperature", "0", "--baseline", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output[r.output.index("{"):])
+    assert out["text"] != out["baseline"]
+    assert out["coefficients"]["fairness"] > 0 > out["coefficients"]["loyalty"]
