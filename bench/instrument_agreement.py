@@ -50,22 +50,12 @@ POOLED_K = {"likelihood": len(_SELF_POOL), **{k: len(v) for k, v in _POOLED.item
 
 def outside_items(vs):
     """The outside items of this value system's questionnaires (others' rows dropped)."""
-    import csv
-    import tempfile
+    from reach import only_questionnaire  # bench/reach.py: a temporary CSV of the chosen questionnaires
 
     keep = QUESTIONNAIRES.get(vs.name)
     if not keep or not OUTSIDE.exists():
         return None
-    with OUTSIDE.open(encoding="utf-8", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["questionnaire"] in keep]
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    try:
-        return load_items(vs, f.name)[0]
-    finally:
-        Path(f.name).unlink()
+    return load_items(vs, only_questionnaire(OUTSIDE, ",".join(keep)))[0]
 
 
 def judges_section(vs, judge_names: list[str], default_engine, default_name: str) -> dict:
