@@ -36,7 +36,7 @@ from couple_lite.cli_common import load_engine, load_pack  # noqa: E402
 from couple_lite.eval_inputs import eval_data  # noqa: E402
 from couple_lite.files import write_text  # noqa: E402
 from couple_lite.judge import AnswerJudge  # noqa: E402
-from couple_lite.measure import _POOLED, _SELF_POOL, load_items, measure  # noqa: E402
+from couple_lite.measure import load_items, measure, pooled_templates  # noqa: E402
 from couple_lite.steering import Steerer  # noqa: E402
 from couple_lite.validity import convergent, judge_agreement, judge_report, retest  # noqa: E402
 from couple_lite.values import load_value_system  # noqa: E402
@@ -45,7 +45,6 @@ from couple_lite.vectors import steering_vector  # noqa: E402
 OUTSIDE = ROOT.parent / "shared" / "data" / "valuebench_value_items.csv"
 QUESTIONNAIRES = {"schwartz10": ("PVQ40",), "moral_foundations": ("MFT08", "MFT23")}
 DEFAULT_INSTRUMENTS = "likelihood,likelihood:pooled,questionnaire,questionnaire:pooled,forced_choice"
-POOLED_K = {"likelihood": len(_SELF_POOL), **{k: len(v) for k, v in _POOLED.items()}}
 
 
 def outside_items(vs):
@@ -118,7 +117,7 @@ def retest_section(engine, vs, extraction) -> dict:
                 for v in ("default", "paraphrase", "reversed")}
         pairs = {f"default ~ {v}": retest(prof["default"], prof[v]) for v in ("paraphrase", "reversed")}
         mean_r = float(np.mean([retest(prof[a], prof[b]) for a, b in itertools.combinations(prof, 2)]))
-        k = POOLED_K[inst]
+        k = pooled_templates(inst)
         out[inst] = pairs | {"templates_mean": mean_r, "pooled_projected": k * mean_r / (1 + (k - 1) * mean_r)
                              if mean_r > 0 else None, "pooled_k": k}
     return out

@@ -30,7 +30,7 @@ from .contrast import builtin_items
 from .errors import CoupleError, ValueNameError
 from .values import ValueSystem
 
-__all__ = ["Item", "Profile", "INSTRUMENTS", "VARIANTS", "load_items", "bradley_terry", "measure"]
+__all__ = ["Item", "Profile", "INSTRUMENTS", "VARIANTS", "load_items", "bradley_terry", "measure", "pooled_templates"]
 
 MID = 3.5  # middle of the 1-6 scale
 HALF_RANGE = MID - 1.0  # 2.5: from the middle to either end of the scale
@@ -263,3 +263,10 @@ def measure(engine, system: ValueSystem, instrument: str = "questionnaire", **kw
     if variant == "pooled" and instrument == "probe":
         kwargs = kwargs | {"variant": "default"}  # one set of neutral prompts: nothing to pool
     return INSTRUMENTS[instrument](engine, system, **kwargs)
+
+
+def pooled_templates(instrument: str) -> int:
+    """How many templates ``variant="pooled"`` averages for this instrument (1: nothing to pool)."""
+    if instrument not in INSTRUMENTS:
+        raise CoupleError(f"unknown instrument {instrument!r}; use one of {', '.join(INSTRUMENTS)}")
+    return len(_SELF_POOL) if instrument == "likelihood" else len(_POOLED.get(instrument, ("default",)))

@@ -145,3 +145,14 @@ def test_pooled_questionnaire_averages_both_scale_directions(tiny_engine):
     fc_parts = [measure(tiny_engine, MF, "forced_choice", variant=v) for v in ("default", "paraphrase", "reversed")]
     for v in MF.names:
         assert fc.profile[v] == pytest.approx(np.mean([p.profile[v] for p in fc_parts]))
+
+
+def test_pooled_templates_counts_what_the_pooled_variant_averages():
+    from couple_lite.errors import CoupleError
+    from couple_lite.measure import _SELF_POOL, pooled_templates
+
+    assert pooled_templates("likelihood") == len(_SELF_POOL) >= 5
+    assert pooled_templates("questionnaire") == pooled_templates("forced_choice") == 3
+    assert pooled_templates("probe") == 1  # one set of neutral prompts: nothing to pool
+    with pytest.raises(CoupleError, match="unknown instrument"):
+        pooled_templates("ouija")
