@@ -36,7 +36,7 @@ from couple_lite.cli_common import load_engine, load_pack  # noqa: E402
 from couple_lite.eval_inputs import eval_data  # noqa: E402
 from couple_lite.files import write_text  # noqa: E402
 from couple_lite.judge import AnswerJudge  # noqa: E402
-from couple_lite.measure import load_items, measure, pooled_templates  # noqa: E402
+from couple_lite.measure import INSTRUMENTS, load_items, measure, pooled_templates  # noqa: E402
 from couple_lite.steering import Steerer  # noqa: E402
 from couple_lite.validity import convergent, judge_agreement, judge_report, retest  # noqa: E402
 from couple_lite.values import load_value_system  # noqa: E402
@@ -144,7 +144,8 @@ def show(result: dict) -> None:
         rows = [[k, r["criterion"], r["median"], r["pooled"]] + [r["per_value"][v] for v in names]
                 for k, r in c["convergent"].items()]
         click.echo(format_table(["instrument", "criterion", "median", "pooled"] + names, rows))
-    click.echo("\nTest-retest (Spearman, unsteered):")
+    click.echo("\nTest-retest (Spearman, unsteered; the pooled likelihood's k = 5 is projected from its three "
+               "named templates' mean correlation):")
     click.echo(format_table(["instrument", "~ paraphrase", "~ reversed", "templates' mean", "pooled (Spearman-Brown)"],
                             [[k, r["default ~ paraphrase"], r["default ~ reversed"], r["templates_mean"],
                               r["pooled_projected"]] for k, r in result["retest"].items()]))
@@ -164,13 +165,18 @@ def show(result: dict) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def main(system, model, judges, instruments, signs, out, as_json) -> None:
     t0 = time.perf_counter()
+    chosen = [i.strip() for i in instruments.split(",") if i.strip()]
+    for key in chosen:  # checked before the slow judges section, not after it
+        inst, _, variant = key.partition(":")
+        if inst not in INSTRUMENTS or inst == "probe" or variant not in ("", "pooled"):
+            raise click.BadParameter(f"{key!r}: use INSTRUMENT or INSTRUMENT:pooled with INSTRUMENT one of "
+                                     f"{', '.join(i for i in INSTRUMENTS if i != 'probe')}", param_hint="--instruments")
     vs = load_value_system(system)
     engine, name, sha = load_engine(model)
     pack, _ = load_pack(None, engine, name, sha, vs.name)
     steerer = Steerer(engine, pack, name)
     result = {"system": vs.name, "model": name, "values": vs.names, "questionnaires": QUESTIONNAIRES[vs.name]}
     result["judges"] = judges_section(vs, [j.strip() for j in judges.split(",") if j.strip()], engine, name)
-    chosen = [i.strip() for i in instruments.split(",") if i.strip()]
     if chosen:
         result["conditions"] = conditions_section(steerer, chosen, load_items(vs)[0], outside_items(vs), signs)
     result["retest"] = retest_section(engine, vs, pack.extraction)

@@ -118,14 +118,15 @@ def reach(steerer: Steerer, instrument: str, items, dose_scale: float = 1.0, pro
 
 
 def only_questionnaire(path: Path, name: str) -> Path:
-    """A temporary copy of an item CSV with only one questionnaire's rows (nothing is kept after)."""
+    """A temporary copy of an item CSV with only the rows of ``name``'s questionnaires (comma-separated;
+    nothing is kept after)."""
     import atexit
     import csv
     import tempfile
 
     with path.open(encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    keep = [r for r in rows if r.get("questionnaire") in name.split(",")]
+    keep = [r for r in rows if r.get("questionnaire") in {q.strip() for q in name.split(",")}]
     if not keep:
         raise click.UsageError(f"no row of {path} has questionnaire {name!r}")
     fd, tmp = tempfile.mkstemp(suffix=f"-{name}.csv")

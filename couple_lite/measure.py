@@ -59,7 +59,7 @@ _SELF = {
 # the wording: averaging over several cancels part of it)
 _SELF_POOL = (*_SELF.values(), "How would a close friend describe you, in one sentence?",
               "Say something about how you live your life.")
-_POOLED = {"questionnaire": ("default", "paraphrase", "reversed"),  # two wordings, both scale directions
+_POOLED = {"questionnaire": ("default", "paraphrase", "reversed"),  # two wordings; 1-6 twice, then 6-1
            "forced_choice": ("default", "paraphrase", "reversed")}  # two wordings, letters and numbers
 _NEUTRAL = ("Tell me about yourself.", "What matters to you?", "How do you decide what to do?", "Describe your day.")
 
@@ -137,6 +137,8 @@ def _by_value(system: ValueSystem, scores: np.ndarray, items: list[Item]) -> tup
 
 def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: Variant = "default",
                   extraction=None, system_prompt: str | None = None) -> Profile:
+    if variant == "pooled":
+        return measure(engine, system, "questionnaire", items=items, variant=variant, system_prompt=system_prompt)
     items = items or load_items(system)[0]
     prompts = [_RATING[variant].format(item=it.text) for it in items]
     lp = engine.option_logprobs(prompts, [str(k) for k in range(1, 7)], system=system_prompt)
@@ -196,6 +198,8 @@ def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.n
 
 def forced_choice(engine, system: ValueSystem, *, items=None, variant: Variant = "default", extraction=None,
                   system_prompt: str | None = None) -> Profile:
+    if variant == "pooled":
+        return measure(engine, system, "forced_choice", variant=variant, system_prompt=system_prompt)
     names = system.names
     defs = [v.definition.rstrip(".") for v in system.values]
     pairs = list(itertools.permutations(range(len(names)), 2))  # both orders cancel an A-bias
@@ -243,9 +247,10 @@ def _pooled(parts: list[Profile], items: list[Item] | None, system: ValueSystem)
                                             sd=se, raw_mean=float(centre), missing=missing,
                                             item_scores=score.tolist()))
     names = list(first.profile)
+    # the templates ask the same comparisons, so their errors are correlated: the mean sd, not ÷√k
     return first.model_copy(update=dict(
         variant="pooled", profile={n: float(np.mean([p.profile[n] for p in parts])) for n in names},
-        sd={n: float(np.mean([p.sd[n] for p in parts]) / math.sqrt(len(parts))) for n in names}))
+        sd={n: float(np.mean([p.sd[n] for p in parts])) for n in names}))
 
 
 def measure(engine, system: ValueSystem, instrument: str = "questionnaire", **kwargs) -> Profile:
@@ -260,8 +265,8 @@ def measure(engine, system: ValueSystem, instrument: str = "questionnaire", **kw
         parts = [INSTRUMENTS[instrument](engine, system, **(kwargs | {"variant": v, "items": items}))
                  for v in _POOLED[instrument]]
         return _pooled(parts, items, system)
-    if variant == "pooled" and instrument == "probe":
-        kwargs = kwargs | {"variant": "default"}  # one set of neutral prompts: nothing to pool
+    if variant == "pooled" and instrument == "probe":  # one set of neutral prompts: nothing to pool
+        return probe(engine, system, **(kwargs | {"variant": "default"})).model_copy(update={"variant": "pooled"})
     return INSTRUMENTS[instrument](engine, system, **kwargs)
 
 

@@ -60,6 +60,8 @@ def test_probe_instrument_uses_the_directions(tiny_engine, tiny_extraction):
         return np.array(list(prof.profile.values()))
 
     base = levels(tiny_extraction)
+    pooled = measure(tiny_engine, MF, "probe", extraction=tiny_extraction, variant="pooled")
+    assert pooled.variant == "pooled" and np.allclose(list(pooled.profile.values()), base)  # nothing to pool
     assert np.ptp(base) > 0.1  # the directions separate the values (zero directions give all 3.5)
     # negated directions mirror the profile around the middle; swapped directions swap two values
     np.testing.assert_allclose(levels(replace(tiny_extraction, directions=-tiny_extraction.directions)) - 3.5,

@@ -145,6 +145,15 @@ def test_pooled_questionnaire_averages_both_scale_directions(tiny_engine):
     fc_parts = [measure(tiny_engine, MF, "forced_choice", variant=v) for v in ("default", "paraphrase", "reversed")]
     for v in MF.names:
         assert fc.profile[v] == pytest.approx(np.mean([p.profile[v] for p in fc_parts]))
+        # the templates ask the same comparisons: their errors are not independent, so no ÷√3
+        assert fc.sd[v] == pytest.approx(np.mean([p.sd[v] for p in fc_parts]))
+
+
+@pytest.mark.parametrize("instrument", ["questionnaire", "forced_choice"])
+def test_the_instrument_functions_accept_the_pooled_variant(tiny_engine, instrument):
+    """INSTRUMENTS is public: called directly with variant="pooled" it pools as measure() does."""
+    direct = INSTRUMENTS[instrument](tiny_engine, MF, variant="pooled")
+    assert direct.variant == "pooled" and direct.profile == measure(tiny_engine, MF, instrument, variant="pooled").profile
 
 
 def test_pooled_templates_counts_what_the_pooled_variant_averages():

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from couple_lite.errors import CoupleError
 from couple_lite.validity import cohen_kappa, confusion, convergent, judge_agreement, judge_report, retest
 
 VALUES = ["a", "b", "c"]
@@ -55,10 +56,47 @@ def test_convergent_per_value_and_pooled():
     r = convergent(ours, outside, VALUES)
     assert r["per_value"]["a"] == pytest.approx(1.0) and r["per_value"]["b"] == pytest.approx(-1.0)
     assert r["per_value"]["c"] is None and r["median"] == pytest.approx(0.0)
-    assert -1 <= r["pooled"] <= 1
+    # pooled over a and b after centring: a's cells agree, b's are mirrored, so r = (Σa² - Σb²)/(Σa² + Σb²)
+    ca, cb = ours[:, 0] - ours[:, 0].mean(), ours[:, 1] - ours[:, 1].mean()
+    assert r["pooled"] == pytest.approx((ca @ ca - cb @ cb) / (ca @ ca + cb @ cb))
     flat = convergent(np.ones((4, 3)), rng.normal(size=(4, 3)), VALUES)  # no spread: no correlation
     assert flat["per_value"] == {"a": None, "b": None, "c": None} and flat["median"] is None
 
 
 def test_retest_on_shared_names():
     assert retest({"a": 1, "b": 2, "c": 3}, {"c": 9, "b": 5, "a": 0}) == pytest.approx(1.0)
+
+
+def test_convergent_with_a_missing_cell_keeps_the_value_in_the_pooled_r():
+    """One condition without an outside level drops that cell on both sides, not the whole value."""
+    ours = np.random.default_rng(1).normal(size=(9, 2))
+    outside = ours.copy()
+    outside[0, 1] = np.nan
+    r = convergent(ours, outside, ["a", "b"])
+    assert r["per_value"] == {"a": pytest.approx(1.0), "b": pytest.approx(1.0)}
+    assert r["pooled"] == pytest.approx(1.0)  # b still counts, its eight other cells agreeing exactly
+    with pytest.raises(CoupleError, match="levels must both be"):
+        convergent(ours, outside[:, :1], ["a", "b"])
+
+
+def test_bad_labels_and_scores_are_refused():
+    with pytest.raises(CoupleError, match="true labels but"):
+        confusion([0, 1], [0], 3)
+    with pytest.raises(CoupleError, match="value indices 0..2"):
+        confusion([-1], [0], 3)
+    with pytest.raises(CoupleError, match="value indices"):
+        cohen_kappa([3], [0], 3)
+    with pytest.raises(CoupleError, match="must be"):
+        judge_report(np.zeros((2, 3)), [0], VALUES)  # two answers, one label
+    with pytest.raises(CoupleError, match="NaN"):
+        judge_report(np.array([[0.1, np.nan, 0.5]]), [2], VALUES)  # a NaN would win argmax
+    with pytest.raises(CoupleError, match="at least one answer"):
+        judge_agreement(np.zeros((0, 3)), np.zeros((0, 3)))
+    with pytest.raises(CoupleError, match="must be"):
+        judge_agreement(np.zeros((2, 3)), np.zeros((3, 3)))
+
+
+def test_retest_needs_two_shared_values_and_a_spread():
+    with pytest.raises(CoupleError, match="at least 2"):
+        retest({"a": 1}, {"a": 2, "b": 3})
+    assert np.isnan(retest({"a": 1, "b": 1}, {"a": 0, "b": 2}))  # a flat profile ranks nothing
