@@ -84,7 +84,9 @@ def conditions_section(steerer: Steerer, instruments: list[str], ours, outside, 
             coef = np.zeros(len(names))
             coef[i] = doses[i] * (1 if sign == "+" else -1)
             conds.append((f"{n}{sign}", steering_vector(pack.extraction, coef)))
-    keys = list(dict.fromkeys(instruments + (["likelihood:pooled"] if "forced_choice" in instruments else [])))
+    # forced choice has no items: the outside items' pooled likelihood is its criterion (outside side only)
+    criterion_only = ["likelihood:pooled"] if "forced_choice" in instruments and "likelihood:pooled" not in instruments else []
+    keys = list(dict.fromkeys(instruments)) + criterion_only
     levels: dict[str, dict[str, list]] = {}
     with click.progressbar(conds, label="conditions", file=sys.stderr) as bar:
         for _, vector in bar:
@@ -92,7 +94,8 @@ def conditions_section(steerer: Steerer, instruments: list[str], ours, outside, 
                 for key in keys:
                     inst, _, variant = key.partition(":")
                     for where, items in (("ours", ours), ("outside", outside)):
-                        if items is None or (inst == "forced_choice" and where == "outside"):
+                        if items is None or (inst == "forced_choice" and where == "outside") or \
+                                (key in criterion_only and where == "ours"):
                             continue
                         p = measure(engine, vs, inst, items=None if inst == "forced_choice" else items,
                                     variant=variant or "default")

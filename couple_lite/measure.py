@@ -59,8 +59,9 @@ _SELF = {
 # the wording: averaging over several cancels part of it)
 _SELF_POOL = (*_SELF.values(), "How would a close friend describe you, in one sentence?",
               "Say something about how you live your life.")
-_POOLED = {"questionnaire": ("default", "paraphrase", "reversed"),  # two wordings; 1-6 twice, then 6-1
-           "forced_choice": ("default", "paraphrase", "reversed")}  # two wordings, letters and numbers
+# the pooled questionnaire and forced choice: two wordings and the reversed answer order (the
+# questionnaire's scale 1-6 twice, then 6-1; forced choice's letters twice, then numbers)
+_POOLED = ("default", "paraphrase", "reversed")
 _NEUTRAL = ("Tell me about yourself.", "What matters to you?", "How do you decide what to do?", "Describe your day.")
 
 
@@ -137,9 +138,9 @@ def _by_value(system: ValueSystem, scores: np.ndarray, items: list[Item]) -> tup
 
 def questionnaire(engine, system: ValueSystem, *, items: list[Item] | None = None, variant: Variant = "default",
                   extraction=None, system_prompt: str | None = None) -> Profile:
-    if variant == "pooled":
-        return measure(engine, system, "questionnaire", items=items, variant=variant, system_prompt=system_prompt)
     items = items or load_items(system)[0]
+    if variant == "pooled":
+        return _pooled(questionnaire, engine, system, items, system_prompt)
     prompts = [_RATING[variant].format(item=it.text) for it in items]
     lp = engine.option_logprobs(prompts, [str(k) for k in range(1, 7)], system=system_prompt)
     p = np.exp(lp - lp.max(axis=1, keepdims=True))
@@ -199,7 +200,7 @@ def bradley_terry(n: int, winners: np.ndarray, losers: np.ndarray, weights: np.n
 def forced_choice(engine, system: ValueSystem, *, items=None, variant: Variant = "default", extraction=None,
                   system_prompt: str | None = None) -> Profile:
     if variant == "pooled":
-        return measure(engine, system, "forced_choice", variant=variant, system_prompt=system_prompt)
+        return _pooled(forced_choice, engine, system, None, system_prompt)
     names = system.names
     defs = [v.definition.rstrip(".") for v in system.values]
     pairs = list(itertools.permutations(range(len(names)), 2))  # both orders cancel an A-bias
@@ -216,6 +217,8 @@ def forced_choice(engine, system: ValueSystem, *, items=None, variant: Variant =
 
 def probe(engine, system: ValueSystem, *, items=None, variant: Variant = "default", extraction=None,
           system_prompt: str | None = None) -> Profile:
+    # one set of neutral prompts and no answer to order: every variant (pooled too) is the same
+    # measurement, labelled as asked
     if extraction is None:
         raise CoupleError("the probe instrument needs value directions: pass --pack (or extraction=...)")
     lo, hi = extraction.layer_range
@@ -235,9 +238,11 @@ INSTRUMENTS: dict[str, Callable[..., Profile]] = {
 }
 
 
-def _pooled(parts: list[Profile], items: list[Item] | None, system: ValueSystem) -> Profile:
-    """One profile from the same instrument under several templates: item scores averaged (then
+def _pooled(instrument: Callable[..., Profile], engine, system: ValueSystem, items: list[Item] | None,
+            system_prompt: str | None) -> Profile:
+    """One profile from an instrument under each template of ``_POOLED``: item scores averaged (then
     per value as usual), or the profiles averaged where there are no item scores."""
+    parts = [instrument(engine, system, items=items, variant=v, system_prompt=system_prompt) for v in _POOLED]
     first = parts[0]
     if first.item_scores is not None and items is not None:
         score = np.mean([p.item_scores for p in parts], axis=0)
@@ -260,13 +265,6 @@ def measure(engine, system: ValueSystem, instrument: str = "questionnaire", **kw
     variant = kwargs.get("variant", "default")
     if variant not in VARIANTS:
         raise CoupleError(f"unknown variant {variant!r}; use one of {', '.join(VARIANTS)}")
-    if variant == "pooled" and instrument in _POOLED:
-        items = kwargs.get("items") or (load_items(system)[0] if instrument == "questionnaire" else None)
-        parts = [INSTRUMENTS[instrument](engine, system, **(kwargs | {"variant": v, "items": items}))
-                 for v in _POOLED[instrument]]
-        return _pooled(parts, items, system)
-    if variant == "pooled" and instrument == "probe":  # one set of neutral prompts: nothing to pool
-        return probe(engine, system, **(kwargs | {"variant": "default"})).model_copy(update={"variant": "pooled"})
     return INSTRUMENTS[instrument](engine, system, **kwargs)
 
 
@@ -274,4 +272,4 @@ def pooled_templates(instrument: str) -> int:
     """How many templates ``variant="pooled"`` averages for this instrument (1: nothing to pool)."""
     if instrument not in INSTRUMENTS:
         raise CoupleError(f"unknown instrument {instrument!r}; use one of {', '.join(INSTRUMENTS)}")
-    return len(_SELF_POOL) if instrument == "likelihood" else len(_POOLED.get(instrument, ("default",)))
+    return {"likelihood": len(_SELF_POOL), "questionnaire": len(_POOLED), "forced_choice": len(_POOLED)}.get(instrument, 1)
