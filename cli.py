@@ -1,7 +1,6 @@
-"""couple-lite's command line: `python cli.py --help`.
+"""couple-lite's command line from a checkout: ``python cli.py --help`` (installed: ``couple-lite --help``).
 
-The commands live in ``couple_lite/cli.py`` (everyday) and ``couple_lite/cli_research.py``
-(extract, calibrate, measure, eval), where Python caches their bytecode between runs.
+The commands live in the ``couple_lite.cli`` package, one small module per group of commands.
 """
 
 from couple_lite.cli import main

@@ -18,11 +18,7 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.objective import make_objective  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.steering import Steerer  # noqa: E402
+from couple_lite import Engine, Steerer, load_engine, load_steerer, make_objective
 
 PROMPT = "My neighbour asked me to help with their garden this weekend, but I had other plans. What should I do?"
 VALUES, PRIORITY = "benevolence=6,hedonism=2", "benevolence>hedonism"
@@ -30,7 +26,7 @@ VALUES, PRIORITY = "benevolence=6,hedonism=2", "benevolence>hedonism"
 
 def prompt_recipe(engine: Engine, steerer: Steerer, tokens: int) -> str:
     """The evaluation's prompt_counterfactual method: answer, abduce the values, rewrite (three calls)."""
-    from couple_lite.evaluate import EvalContext, prompt_counterfactual_answer
+    from couple_lite.research import EvalContext, prompt_counterfactual_answer
 
     ctx = EvalContext(engine, steerer, steerer.system, dict(max_tokens=tokens, temperature=0.0))
     return prompt_counterfactual_answer(ctx, PROMPT, make_objective(VALUES, PRIORITY))
@@ -41,14 +37,12 @@ def prompt_recipe(engine: Engine, steerer: Steerer, tokens: int) -> str:
 @click.option("--tokens", default=96, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def main(runs: int, tokens: int, as_json: bool) -> None:
-    path = resolve_model(None)
-    name, sha = model_identity(path)
-    engine = Engine(path)
-    steerer = Steerer(engine, load_pack(default_pack_path(name, "schwartz10"), sha), name)
+    engine = load_engine()
+    steerer = load_steerer(engine=engine, system="schwartz10")
     objective = make_objective(VALUES, PRIORITY)
     ours, recipe = [], []
     for i in range(runs):
-        for kind in (("ours", "recipe") if i % 2 == 0 else ("recipe", "ours")):
+        for kind in ("ours", "recipe") if i % 2 == 0 else ("recipe", "ours"):
             t0 = time.perf_counter()
             if kind == "ours":
                 steerer.generate(PROMPT, steerer.plan(objective), max_tokens=tokens, temperature=0.0)
@@ -56,13 +50,20 @@ def main(runs: int, tokens: int, as_json: bool) -> None:
             else:
                 prompt_recipe(engine, steerer, tokens)
                 recipe.append(time.perf_counter() - t0)
-    result = {"ours_s": statistics.median(ours), "prompt_counterfactual_s": statistics.median(recipe),
-              "ratio": statistics.median(ours) / statistics.median(recipe), "runs": runs, "tokens": tokens}
+    result = {
+        "ours_s": statistics.median(ours),
+        "prompt_counterfactual_s": statistics.median(recipe),
+        "ratio": statistics.median(ours) / statistics.median(recipe),
+        "runs": runs,
+        "tokens": tokens,
+    }
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"one steered answer {result['ours_s']:.2f} s vs three-call prompt recipe "
-               f"{result['prompt_counterfactual_s']:.2f} s: ratio {result['ratio']:.2f} (goal <= 0.4)")
+    click.echo(
+        f"one steered answer {result['ours_s']:.2f} s vs three-call prompt recipe "
+        f"{result['prompt_counterfactual_s']:.2f} s: ratio {result['ratio']:.2f} (goal <= 0.4)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Consistency over a dialogue (issue 20.2, the Staircase of Ethics' question): does a fixed value
+"""Consistency over a dialogue (the Staircase of Ethics' question): does a fixed value
 objective hold while a dilemma escalates turn by turn?
 
 Ten escalating dialogues of four turns (ours, ``bench/data/dialogues.json``), each under two
@@ -26,14 +26,10 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.eval_inputs import eval_data  # noqa: E402
-from couple_lite.eval_methods import value_prompt  # noqa: E402
-from couple_lite.judge import AnswerJudge  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.objective import make_objective  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.steering import Steerer  # noqa: E402
+from couple_lite import load_engine, load_steerer, make_objective
+from couple_lite.measure import AnswerJudge
+from couple_lite.research import eval_data
+from couple_lite.values import value_prompt
 
 DATA = Path(__file__).parent / "data" / "dialogues.json"
 METHODS = ("steered", "value_prompt")
@@ -54,13 +50,12 @@ def converse(answer, turns: list[str]) -> list[str]:
 @click.option("--json", "as_json", is_flag=True)
 def main(max_tokens, n_dialogues, boot, as_json) -> None:
     data = json.loads(DATA.read_text())
-    path = resolve_model(None)
-    name, sha = model_identity(path)
-    engine = Engine(path)
-    st = Steerer(engine, load_pack(default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd), name)
+    engine = load_engine()
+    st = load_steerer(engine=engine, system="schwartz10")
     names = st.pack.values
-    judge = AnswerJudge(Engine(resolve_model("gemma3-270m"), n_ctx=1024), names,
-                        eval_data("schwartz10")["judge_words"], "gemma3-270m")
+    judge = AnswerJudge(
+        load_engine("gemma3-270m", n_ctx=1024), names, eval_data("schwartz10")["judge_words"], "gemma3-270m"
+    )
     gen = dict(max_tokens=max_tokens, temperature=0.0)
     objectives = data["objectives"]
     rho = {m: [] for m in METHODS}  # per conversation: change rho per turn
@@ -77,27 +72,40 @@ def main(max_tokens, n_dialogues, boot, as_json) -> None:
                 want = np.array([plan.counterfactual[n] - plan.factual[n] for n in names])
                 prompt = value_prompt(obj, st.system)
                 answers = {
-                    "steered": converse(lambda t, h: st.generate(t, plan, history=h, **gen), turns),
-                    "value_prompt": converse(lambda t, h: engine.generate(t, system=prompt, history=h, **gen), turns),
+                    "steered": converse(lambda t, h, plan=plan: st.generate(t, plan, history=h, **gen), turns),
+                    "value_prompt": converse(
+                        lambda t, h, prompt=prompt: engine.generate(t, system=prompt, history=h, **gen), turns
+                    ),
                 }
                 for m, ans in answers.items():
                     change = judge.scores(ans) - base
                     rho[m].append([float(spearmanr(c, want)[0]) for c in change])
                 if len(examples) < 2:
-                    examples.append({"dialogue": dlg["name"], "objective": o["name"], "turn_4": turns[-1],
-                                     "unsteered": plain[-1], **{m: a[-1] for m, a in answers.items()}})
+                    examples.append(
+                        {
+                            "dialogue": dlg["name"],
+                            "objective": o["name"],
+                            "turn_4": turns[-1],
+                            "unsteered": plain[-1],
+                            **{m: a[-1] for m, a in answers.items()},
+                        }
+                    )
     n_turns = len(data["dialogues"][0]["turns"])
     out = {"conversations": len(rho["steered"]), "turns": n_turns, "max_tokens": max_tokens, "methods": {}}
     for m in METHODS:
         r = np.array(rho[m])
         per_turn = r.mean(axis=0)
-        out["methods"][m] = {"change_rho_per_turn": [round(float(x), 3) for x in per_turn],
-                             "slope_per_turn": float(np.polyfit(np.arange(1, n_turns + 1), per_turn, 1)[0])}
+        out["methods"][m] = {
+            "change_rho_per_turn": [round(float(x), 3) for x in per_turn],
+            "slope_per_turn": float(np.polyfit(np.arange(1, n_turns + 1), per_turn, 1)[0]),
+        }
     rng = np.random.default_rng(0)
     diff = np.array(rho["steered"])[:, -1] - np.array(rho["value_prompt"])[:, -1]
     draws = [diff[rng.integers(0, len(diff), len(diff))].mean() for _ in range(boot)]
-    out["last_turn_steered_minus_prompt"] = {"mean": float(diff.mean()),
-                                             "ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))]}
+    out["last_turn_steered_minus_prompt"] = {
+        "mean": float(diff.mean()),
+        "ci95": [float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))],
+    }
     out["examples"] = examples
     if as_json:
         click.echo(json.dumps(out, indent=2))
@@ -105,7 +113,9 @@ def main(max_tokens, n_dialogues, boot, as_json) -> None:
     for m, r in out["methods"].items():
         click.echo(f"{m:<13} change rho by turn {r['change_rho_per_turn']}  slope {r['slope_per_turn']:+.3f}/turn")
     d = out["last_turn_steered_minus_prompt"]
-    click.echo(f"turn {n_turns}: steered - value_prompt {d['mean']:+.3f} (95% CI {d['ci95'][0]:+.3f} .. {d['ci95'][1]:+.3f})")
+    click.echo(
+        f"turn {n_turns}: steered - value_prompt {d['mean']:+.3f} (95% CI {d['ci95'][0]:+.3f} .. {d['ci95'][1]:+.3f})"
+    )
 
 
 if __name__ == "__main__":

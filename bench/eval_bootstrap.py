@@ -2,7 +2,8 @@
 from a saved evaluation (``eval --report DIR`` writes DIR/results.json): the mean difference per
 profile and its 95% percentile interval (scipy.stats.bootstrap, 10,000 resamples, seed 0).
 
-    python bench/eval_bootstrap.py docs/eval/modes/results.json --pair couple_lite_hybrid:couple_lite+prompt [--metric change_spearman] [--json]
+    python bench/eval_bootstrap.py docs/evaluation/schwartz10/results.json \
+        --pair couple_lite_hybrid:couple_lite+prompt [--metric change_spearman] [--json]
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from pydantic import ValidationError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.eval_result import EvalResult  # noqa: E402
-from couple_lite.eval_stats import PAIRED_METRICS, paired_difference  # noqa: E402
+from couple_lite.research import PAIRED_METRICS, EvalResult, paired_difference
 
 
 @click.command()
@@ -29,7 +29,9 @@ def main(results, pairs, metric, as_json) -> None:
     try:
         res = EvalResult.model_validate_json(Path(results).read_text(encoding="utf-8"))
     except (ValidationError, UnicodeDecodeError) as e:
-        raise click.UsageError(f"{results} is not an eval results.json ({type(e).__name__}); write one with eval --report DIR")
+        raise click.UsageError(
+            f"{results} is not an eval results.json ({type(e).__name__}); write one with eval --report DIR"
+        ) from None
     out = []
     for p in pairs:
         a, sep, b = p.partition(":")
@@ -41,14 +43,25 @@ def main(results, pairs, metric, as_json) -> None:
         d = paired_difference(res, a, b, metric)
         if d is None:
             raise click.UsageError(f"{a} and {b} share fewer than 3 profiles with a {metric}")
-        out.append({"a": a, "b": b, "metric": metric, "profiles": d.profiles, "mean_difference": d.mean,
-                    "ci95": [d.low, d.high], "beyond_noise": d.beyond_noise})
+        out.append(
+            {
+                "a": a,
+                "b": b,
+                "metric": metric,
+                "profiles": d.profiles,
+                "mean_difference": d.mean,
+                "ci95": [d.low, d.high],
+                "beyond_noise": d.beyond_noise,
+            }
+        )
     if as_json:
         click.echo(json.dumps(out, indent=2))
         return
     for r in out:
-        click.echo(f"{r['a']} - {r['b']}: {r['mean_difference']:+.2f} [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}] "
-                   f"over {r['profiles']} profiles" + ("  (beyond noise)" if r["beyond_noise"] else ""))
+        click.echo(
+            f"{r['a']} - {r['b']}: {r['mean_difference']:+.2f} [{r['ci95'][0]:+.2f}, {r['ci95'][1]:+.2f}] "
+            f"over {r['profiles']} profiles" + ("  (beyond noise)" if r["beyond_noise"] else "")
+        )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import model_cache_dir, resolve_model  # noqa: E402
+from couple_lite import Engine
+from couple_lite.engine import resolve_model
 
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle. " * 8
 
@@ -69,7 +69,8 @@ def rates(engine: Engine, tokens: int) -> tuple[float, float]:
 @click.option("--json", "as_json", is_flag=True)
 def main(runs: int, tokens: int, threads: int | None, as_json: bool) -> None:
     q4_1 = resolve_model(None)
-    q4_0 = requantize_q4_0(q4_1, model_cache_dir() / (q4_1.stem.replace("Q4_1", "Q4_0") + ".gguf"))
+    # cached beside the default model (a registered model lives in the model cache folder)
+    q4_0 = requantize_q4_0(q4_1, q4_1.parent / (q4_1.stem.replace("Q4_1", "Q4_0") + ".gguf"))
     rows = {}
     for label, path in (("Q4_1", q4_1), ("Q4_0", q4_0)):
         engines = {on: Engine(path, n_ctx=512, n_threads=threads, extra_buffer_types=on) for on in (True, False)}
@@ -77,14 +78,16 @@ def main(runs: int, tokens: int, threads: int | None, as_json: bool) -> None:
             rates(e, 8)  # warm-up
         got = {on: ([], []) for on in engines}
         for i in range(runs):
-            for on in ((True, False) if i % 2 == 0 else (False, True)):
+            for on in (True, False) if i % 2 == 0 else (False, True):
                 p, d = rates(engines[on], tokens)
                 got[on][0].append(p)
                 got[on][1].append(d)
         med = {on: (statistics.median(got[on][0]), statistics.median(got[on][1])) for on in got}
         rows[label] = {
-            "prompt_tok_s_on": med[True][0], "prompt_tok_s_off": med[False][0],
-            "decode_tok_s_on": med[True][1], "decode_tok_s_off": med[False][1],
+            "prompt_tok_s_on": med[True][0],
+            "prompt_tok_s_off": med[False][0],
+            "decode_tok_s_on": med[True][1],
+            "decode_tok_s_off": med[False][1],
             "prompt_ratio_off_on": med[False][0] / med[True][0],
             "decode_ratio_off_on": med[False][1] / med[True][1],
         }
@@ -93,16 +96,26 @@ def main(runs: int, tokens: int, threads: int | None, as_json: bool) -> None:
             e.close()
     import llama_cpp
 
-    result = {"runs": runs, "tokens": tokens, "n_threads": threads,
-              "system_info": llama_cpp.llama_print_system_info().decode().strip(), "models": rows}
+    result = {
+        "runs": runs,
+        "tokens": tokens,
+        "n_threads": threads,
+        "system_info": llama_cpp.llama_print_system_info().decode().strip(),
+        "models": rows,
+    }
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{runs} interleaved runs, {threads} threads; {result['system_info']}")
-    click.echo(f"{'model':<6} {'prompt on':>10} {'prompt off':>11} {'ratio':>6} {'decode on':>10} {'decode off':>11} {'ratio':>6}")
+    click.echo(
+        f"{'model':<6} {'prompt on':>10} {'prompt off':>11} {'ratio':>6} "
+        f"{'decode on':>10} {'decode off':>11} {'ratio':>6}"
+    )
     for label, r in rows.items():
-        click.echo(f"{label:<6} {r['prompt_tok_s_on']:10.1f} {r['prompt_tok_s_off']:11.1f} {r['prompt_ratio_off_on']:6.2f} "
-                   f"{r['decode_tok_s_on']:10.1f} {r['decode_tok_s_off']:11.1f} {r['decode_ratio_off_on']:6.2f}")
+        click.echo(
+            f"{label:<6} {r['prompt_tok_s_on']:10.1f} {r['prompt_tok_s_off']:11.1f} {r['prompt_ratio_off_on']:6.2f} "
+            f"{r['decode_tok_s_on']:10.1f} {r['decode_tok_s_off']:11.1f} {r['decode_ratio_off_on']:6.2f}"
+        )
     click.echo("tok/s medians; ratio = off / on (below 1: the fallback is slower)")
 
 

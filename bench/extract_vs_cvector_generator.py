@@ -31,15 +31,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import llama_cpp  # noqa: E402
+import llama_cpp
 
-from couple_lite.contrast import value_pairs  # noqa: E402
-from couple_lite.control_vector import read_control_vector  # noqa: E402
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.values import load_value_system  # noqa: E402
-from couple_lite.vectors import mean_difference, pair_states  # noqa: E402
+from couple_lite import Engine, load_value_system
+from couple_lite.engine import read_control_vector, resolve_model
+from couple_lite.steering import pack_for
+from couple_lite.vectors import value_pairs
+from couple_lite.vectors.extraction import mean_difference, pair_states
 
 CACHE = ROOT / ".bench_cache"
 
@@ -55,18 +53,48 @@ def build_tool() -> Path:
     if not (src / "CMakeLists.txt").exists():
         with tempfile.TemporaryDirectory(dir=CACHE) as tmp:
             click.echo(f"downloading llama-cpp-python {version} source from PyPI ...", err=True)
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                            f"llama-cpp-python=={version}", "-d", tmp], check=True, capture_output=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "--no-binary",
+                    ":all:",
+                    f"llama-cpp-python=={version}",
+                    "-d",
+                    tmp,
+                ],
+                check=True,
+                capture_output=True,
+            )
             archive = next(Path(tmp).glob("*.tar.gz"))
             with tarfile.open(archive) as tar:
                 tar.extractall(tmp, filter="data")
             shutil.move(str(next(Path(tmp).glob("llama_cpp_python-*")) / "vendor" / "llama.cpp"), src)
     click.echo("building llama-cvector-generator (once) ...", err=True)
-    subprocess.run(["cmake", "-B", "build", "-DLLAMA_CURL=OFF", "-DLLAMA_BUILD_TESTS=OFF",
-                    "-DLLAMA_BUILD_EXAMPLES=OFF", "-DLLAMA_BUILD_SERVER=OFF", "-DCMAKE_BUILD_TYPE=Release"],
-                   cwd=src, check=True, capture_output=True)
-    subprocess.run(["cmake", "--build", "build", "--target", "llama-cvector-generator", "-j2"],
-                   cwd=src, check=True, capture_output=True)
+    subprocess.run(
+        [
+            "cmake",
+            "-B",
+            "build",
+            "-DLLAMA_CURL=OFF",
+            "-DLLAMA_BUILD_TESTS=OFF",
+            "-DLLAMA_BUILD_EXAMPLES=OFF",
+            "-DLLAMA_BUILD_SERVER=OFF",
+            "-DCMAKE_BUILD_TYPE=Release",
+        ],
+        cwd=src,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["cmake", "--build", "build", "--target", "llama-cvector-generator", "-j2"],
+        cwd=src,
+        check=True,
+        capture_output=True,
+    )
     return exe
 
 
@@ -74,16 +102,19 @@ def escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\n", "\\n")
 
 
-def shipped_layers(engine: Engine, model: Path) -> tuple[int, int]:
+def shipped_layers(engine: Engine) -> tuple[int, int]:
     """The layer range of the shipped schwartz10 pack for this model: its one source of truth."""
-    name, sha = model_identity(model)
-    pack = load_pack(default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
+    pack, _ = pack_for(engine, "schwartz10")
     return pack.extraction.layer_range
 
 
 @click.command()
-@click.option("--tool", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="An already built llama-cvector-generator (default: build into .bench_cache/).")
+@click.option(
+    "--tool",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="An already built llama-cvector-generator (default: build into .bench_cache/).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def main(tool: str | None, as_json: bool) -> None:
     exe = Path(tool) if tool else build_tool()
@@ -97,8 +128,9 @@ def main(tool: str | None, as_json: bool) -> None:
     flat = [p for v in vs.names for p in pairs[v]]
     pos, neg = pair_states(engine, flat)
     idx = np.repeat(np.arange(len(vs.names)), [len(pairs[v]) for v in vs.names])
-    ours = np.stack([[mean_difference(pos[idx == k, il], neg[idx == k, il]) for il in range(L)]
-                     for k in range(len(vs.names))])
+    ours = np.stack(
+        [[mean_difference(pos[idx == k, il], neg[idx == k, il]) for il in range(L)] for k in range(len(vs.names))]
+    )
     ours_s = time.perf_counter() - t0
 
     theirs = np.zeros_like(ours)
@@ -108,34 +140,68 @@ def main(tool: str | None, as_json: bool) -> None:
             pf, nf, out = Path(tmp, f"{v}.pos"), Path(tmp, f"{v}.neg"), Path(tmp, f"{v}.gguf")
             pf.write_text("\n".join(escape(engine.chat_prompt(p.question) + p.positive) for p in pairs[v]) + "\n")
             nf.write_text("\n".join(escape(engine.chat_prompt(p.question) + p.negative) for p in pairs[v]) + "\n")
-            subprocess.run([str(exe), "-m", str(model), "--positive-file", str(pf), "--negative-file", str(nf),
-                            "--method", "mean", "-t", str(engine.n_threads), "-o", str(out),
-                            # the same CPU path as ours: no AMX/repacked buffers where the probe crashed
-                            *([] if engine.buffer_verdict.enabled else ["--no-repack"])],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    str(exe),
+                    "-m",
+                    str(model),
+                    "--positive-file",
+                    str(pf),
+                    "--negative-file",
+                    str(nf),
+                    "--method",
+                    "mean",
+                    "-t",
+                    str(engine.n_threads),
+                    "-o",
+                    str(out),
+                    # the same CPU path as ours: no AMX/repacked buffers where the probe crashed
+                    *([] if engine.buffer_verdict.enabled else ["--no-repack"]),
+                ],
+                check=True,
+                capture_output=True,
+            )
             theirs[k] = read_control_vector(out, L, engine.n_embd)
         tool_s = time.perf_counter() - t0
 
-    lo, hi = shipped_layers(engine, model)  # the blocks the shipped pack steers
+    lo, hi = shipped_layers(engine)  # the blocks the shipped pack steers
+
     def cosines(shift: int) -> list[float]:
-        return [float(ours[k, il] @ theirs[k, il + shift]
-                      / (np.linalg.norm(ours[k, il]) * np.linalg.norm(theirs[k, il + shift])))
-                for k in range(len(vs.names)) for il in range(lo, hi + 1)]
+        return [
+            float(
+                ours[k, il]
+                @ theirs[k, il + shift]
+                / (np.linalg.norm(ours[k, il]) * np.linalg.norm(theirs[k, il + shift]))
+            )
+            for k in range(len(vs.names))
+            for il in range(lo, hi + 1)
+        ]
 
     cos = cosines(1)  # the tool's direction.N comes from block N-1
     same_index = cosines(0)
-    result = {"ours_s": ours_s, "cvector_generator_s": tool_s, "ratio": ours_s / tool_s,
-              "cosine_median": statistics.median(cos), "cosine_min": min(cos), "layers": [lo, hi],
-              "cosine_median_same_index": statistics.median(same_index),
-              "pairs": len(flat), "values": len(vs.names)}
+    result = {
+        "ours_s": ours_s,
+        "cvector_generator_s": tool_s,
+        "ratio": ours_s / tool_s,
+        "cosine_median": statistics.median(cos),
+        "cosine_min": min(cos),
+        "layers": [lo, hi],
+        "cosine_median_same_index": statistics.median(same_index),
+        "pairs": len(flat),
+        "values": len(vs.names),
+    }
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    click.echo(f"{len(vs.names)} values, {len(flat)} pairs: ours {ours_s:.1f} s, llama-cvector-generator "
-               f"{tool_s:.1f} s, ratio {result['ratio']:.2f} (goal <= 1.2)")
-    click.echo(f"cosine of the mean-difference directions, blocks {lo}-{hi}: median {result['cosine_median']:.3f}, "
-               f"min {result['cosine_min']:.3f} (their direction.N vs our block N: "
-               f"{result['cosine_median_same_index']:.3f})")
+    click.echo(
+        f"{len(vs.names)} values, {len(flat)} pairs: ours {ours_s:.1f} s, llama-cvector-generator "
+        f"{tool_s:.1f} s, ratio {result['ratio']:.2f} (goal <= 1.2)"
+    )
+    click.echo(
+        f"cosine of the mean-difference directions, blocks {lo}-{hi}: median {result['cosine_median']:.3f}, "
+        f"min {result['cosine_min']:.3f} (their direction.N vs our block N: "
+        f"{result['cosine_median_same_index']:.3f})"
+    )
 
 
 if __name__ == "__main__":

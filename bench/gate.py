@@ -22,10 +22,10 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.cli_common import load_steerer  # noqa: E402
-from couple_lite.evaluate import eval_data  # noqa: E402
-from couple_lite.gate import HELD_OUT_SHARE, THRESHOLD, RelevanceGate, gate_prompts  # noqa: E402
-from couple_lite.objective import make_objective  # noqa: E402
+from couple_lite import load_steerer, make_objective
+from couple_lite.research import eval_data
+from couple_lite.steering import RelevanceGate
+from couple_lite.steering.gate import HELD_OUT_SHARE, THRESHOLD, gate_prompts
 
 
 @click.command()
@@ -33,13 +33,13 @@ from couple_lite.objective import make_objective  # noqa: E402
 @click.option("--tokens", type=click.IntRange(min=1), default=32, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def main(values, tokens, as_json):
-    st = load_steerer(None, None, "schwartz10")
+    st = load_steerer()
     t0 = time.perf_counter()
     gate = RelevanceGate.fit(st.engine, st.pack.extraction)
     fit_s = time.perf_counter() - t0
     st._gate = gate
     data = gate_prompts()
-    held = {k: v[len(v) - len(v) // HELD_OUT_SHARE:] for k, v in data.items()}
+    held = {k: v[len(v) - len(v) // HELD_OUT_SHARE :] for k, v in data.items()}
     questions = eval_data("schwartz10")["questions"]
     t0 = time.perf_counter()
     p_q = gate.relevance(st.engine, st.pack.extraction, questions)
@@ -59,14 +59,20 @@ def main(values, tokens, as_json):
         if ungated != base and len(examples) < 3:
             examples.append({"prompt": q, "unsteered": base, "steered_without_gate": ungated, "with_gate": gated})
     out = {
-        "held_out_value_steered": float((p_v >= THRESHOLD).mean()), "n_value": len(p_v),
-        "held_out_neutral_unsteered": float((p_n < THRESHOLD).mean()), "n_neutral": len(p_n),
-        "eval_questions_steered": float((p_q >= THRESHOLD).mean()), "n_eval_questions": len(p_q),
+        "held_out_value_steered": float((p_v >= THRESHOLD).mean()),
+        "n_value": len(p_v),
+        "held_out_neutral_unsteered": float((p_n < THRESHOLD).mean()),
+        "n_neutral": len(p_n),
+        "eval_questions_steered": float((p_q >= THRESHOLD).mean()),
+        "n_eval_questions": len(p_q),
         "eval_questions_lowest_relevance": float(p_q.min()),
         "neutral_answers_identical_with_gate": same_gated / len(held["neutral"]),
         "neutral_answers_identical_without_gate": same_ungated / len(held["neutral"]),
-        "objective": values, "answer_tokens": tokens,
-        "fit_seconds": fit_s, "seconds_per_prompt": per_prompt, "examples": examples,
+        "objective": values,
+        "answer_tokens": tokens,
+        "fit_seconds": fit_s,
+        "seconds_per_prompt": per_prompt,
+        "examples": examples,
     }
     if as_json:
         click.echo(json.dumps(out, indent=2))

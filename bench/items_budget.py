@@ -1,4 +1,4 @@
-"""Fewer, better items (issue 20.5): the likelihood profile on the N most informative calibration
+"""Fewer, better items: the likelihood profile on the N most informative calibration
 items per value (the pack's item information) against all of them -- time per profile and the
 test-retest kept (Spearman over values between the default question and a paraphrased one, and
 between the default and another question), unsteered.
@@ -21,12 +21,9 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.item_selection import informative_items  # noqa: E402
-from couple_lite.measure import load_items, measure  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.values import load_value_system  # noqa: E402
+from couple_lite import load_engine, load_value_system
+from couple_lite.measure import informative_items, load_items, measure
+from couple_lite.steering import pack_for
 
 
 @click.command()
@@ -34,14 +31,12 @@ from couple_lite.values import load_value_system  # noqa: E402
 @click.option("--runs", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def main(budgets, runs, as_json) -> None:
-    path = resolve_model(None)
-    name, sha = model_identity(path)
-    engine = Engine(path)
+    engine = load_engine()
     vs = load_value_system("schwartz10")
-    pack = load_pack(default_pack_path(name, vs.name), sha, engine.n_layer, engine.n_embd)
+    pack, _ = pack_for(engine, vs.name)
     info = pack.metrics.get("item_information")
     if not info:
-        raise click.ClickException("the pack has no item information: python cli.py calibrate --item-information")
+        raise click.ClickException("the pack has no item information: couple-lite calibrate --item-information")
     every = load_items(vs)[0]
     names = vs.names
     rows = []
@@ -55,10 +50,16 @@ def main(budgets, runs, as_json) -> None:
                 if variant == "default":
                     times.append(time.perf_counter() - t0)
             profiles[variant] = np.array([p.profile[v] for v in names])
-        rows.append({"items_per_value": n, "items": len(items), "seconds": statistics.median(times),
-                     "retest_paraphrase": float(spearmanr(profiles["default"], profiles["paraphrase"])[0]),
-                     "retest_other_question": float(spearmanr(profiles["default"], profiles["reversed"])[0]),
-                     "profile": dict(zip(names, map(float, profiles["default"])))})
+        rows.append(
+            {
+                "items_per_value": n,
+                "items": len(items),
+                "seconds": statistics.median(times),
+                "retest_paraphrase": float(spearmanr(profiles["default"], profiles["paraphrase"])[0]),
+                "retest_other_question": float(spearmanr(profiles["default"], profiles["reversed"])[0]),
+                "profile": dict(zip(names, map(float, profiles["default"]))),
+            }
+        )
     full = max(rows, key=lambda r: r["items"])
     for r in rows:
         r["time_ratio"] = r["seconds"] / full["seconds"]
@@ -67,9 +68,11 @@ def main(budgets, runs, as_json) -> None:
         click.echo(json.dumps({"rows": rows}, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['items_per_value']} per value ({r['items']} items): {r['seconds']:.2f} s ({r['time_ratio']:.2f}x), "
-                   f"retest paraphrase {r['retest_paraphrase']:+.2f}, other question {r['retest_other_question']:+.2f}, "
-                   f"rho with all items {r['agreement_with_all_items']:+.2f}")
+        click.echo(
+            f"{r['items_per_value']} per value ({r['items']} items): {r['seconds']:.2f} s ({r['time_ratio']:.2f}x), "
+            f"retest paraphrase {r['retest_paraphrase']:+.2f}, other question {r['retest_other_question']:+.2f}, "
+            f"rho with all items {r['agreement_with_all_items']:+.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -21,9 +21,8 @@ import click
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.cli_common import load_engine  # noqa: E402
-from couple_lite.pack_build import BuildSettings, build_pack, settings_within  # noqa: E402
-from couple_lite.values import load_value_system  # noqa: E402
+from couple_lite import load_engine, load_value_system
+from couple_lite.vectors import BuildSettings, build_pack, settings_within
 
 
 @click.command()
@@ -36,17 +35,24 @@ def main(models, system, budget_minutes, estimate_only, as_json):
     vs = load_value_system(system)
     out = []
     for model in models:
-        engine, name, sha = load_engine(model)
+        engine = load_engine(model)
+        name, sha = engine.identity
         settings, est = settings_within(engine, vs, budget_minutes, BuildSettings())
-        row = {"model": name, "file_size": engine.info()["file_size"], "estimated_seconds": est,
-               "estimated_total_min": sum(est.values()) / 60, "gave_up": list(settings.gave_up),
-               "kind": "estimate" if estimate_only else "measured"}
+        row = {
+            "model": name,
+            "file_size": engine.info()["file_size"],
+            "estimated_seconds": est,
+            "estimated_total_min": sum(est.values()) / 60,
+            "gave_up": list(settings.gave_up),
+            "kind": "estimate" if estimate_only else "measured",
+        }
         if not estimate_only:
             with tempfile.TemporaryDirectory() as tmp:
                 t0 = time.perf_counter()
                 _, summary = build_pack(engine, vs, name, sha, Path(tmp) / "p.npz", settings)
-                row.update(seconds=summary["seconds"], total_min=(time.perf_counter() - t0) / 60,
-                           quality=summary["quality"])
+                row.update(
+                    seconds=summary["seconds"], total_min=(time.perf_counter() - t0) / 60, quality=summary["quality"]
+                )
         engine.close()
         out.append(row)
     if as_json:
@@ -55,8 +61,11 @@ def main(models, system, budget_minutes, estimate_only, as_json):
     for r in out:
         line = f"{r['model']}: estimated {r['estimated_total_min']:.1f} min"
         if "total_min" in r:
-            line += f", measured {r['total_min']:.1f} min (" + ", ".join(
-                f"{k} {v / 60:.1f}/{r['estimated_seconds'][k] / 60:.1f}" for k, v in r["seconds"].items()) + " measured/estimated)"
+            line += (
+                f", measured {r['total_min']:.1f} min ("
+                + ", ".join(f"{k} {v / 60:.1f}/{r['estimated_seconds'][k] / 60:.1f}" for k, v in r["seconds"].items())
+                + " measured/estimated)"
+            )
         click.echo(line + (f"; gave up: {'; '.join(r['gave_up'])}" if r["gave_up"] else ""))
 
 

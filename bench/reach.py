@@ -10,11 +10,12 @@ fixed neutral text (nats/token; the budget the pack's cap was calibrated against
 Keys: ``reach_mean`` (own change, mean over values), ``specificity`` (mean own change / mean of the
 mean |change| of the other values), ``rows_own_largest`` (values whose own change is the largest),
 ``nll_rise`` (mean neutral-text cost over values), ``kl`` (mean KL per token on the model's own
-answers to everyday prompts, ``couple_lite.fluency``), ``per_value``; with ``--answers N`` also
+answers to everyday prompts, ``couple_lite.vectors.fluency``), ``per_value``; with ``--answers N`` also
 ``answer_reach``, ``answer_specificity``, ``answer_rows_own_largest`` from greedy answers to N
 held-out everyday questions scored by an independent judge (judge units: PMI nats).
 
-    python bench/reach.py [--pack PACK] [--items FILE.csv] [--instrument likelihood] [--scale-dose X] [--answers N] [--json]
+    python bench/reach.py [--pack PACK] [--items FILE.csv] [--instrument likelihood] [--scale-dose X]
+                          [--answers N] [--json]
 """
 
 from __future__ import annotations
@@ -29,17 +30,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.calibrate import NEUTRAL_TEXT  # noqa: E402
-from couple_lite.evaluate import eval_items  # noqa: E402
-from couple_lite.measure import INSTRUMENTS, measure  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.steering import Steerer  # noqa: E402
-from couple_lite.vectors import steering_vector  # noqa: E402
+from couple_lite import Steerer, load_engine, load_steerer
+from couple_lite.measure import INSTRUMENTS, measure
+from couple_lite.research import eval_items
+from couple_lite.vectors import NEUTRAL_TEXT, steering_vector
 
 
-def answer_reach(steerer: Steerer, judge, questions: list[str], doses: np.ndarray, max_tokens: int = 64,
-                 progress=None) -> dict:
+def answer_reach(
+    steerer: Steerer, judge, questions: list[str], doses: np.ndarray, max_tokens: int = 64, progress=None
+) -> dict:
     """On generated answers: each value's vector alone at its dose, greedy answers to everyday
     questions, scored by an independent judge (PMI of one word per value, ipsatised; judge units,
     not the 1-6 scale) minus the judge's scores of the unsteered answers."""
@@ -57,28 +56,40 @@ def answer_reach(steerer: Steerer, judge, questions: list[str], doses: np.ndarra
         coef[i] = doses[i]
         scores, answers = judged(steering_vector(steerer.pack.extraction, coef))
         change = scores - base
-        per_value[n] = {"own": float(change[i]), "others_mean_abs": float(np.mean(np.abs(np.delete(change, i)))),
-                        "largest": names[int(np.argmax(change))], "example": answers[0]}
+        per_value[n] = {
+            "own": float(change[i]),
+            "others_mean_abs": float(np.mean(np.abs(np.delete(change, i)))),
+            "largest": names[int(np.argmax(change))],
+            "example": answers[0],
+        }
         if progress:
             progress(i + 1, len(names))
     own = np.array([v["own"] for v in per_value.values()])
     other = np.array([v["others_mean_abs"] for v in per_value.values()])
-    return {"answer_reach": float(own.mean()), "answer_specificity": float(own.mean() / max(other.mean(), 1e-12)),
-            "answer_rows_own_largest": int(sum(v["largest"] == n for n, v in per_value.items())),
-            "answer_per_value": per_value, "unsteered_example": base_answers[0], "n_questions": len(questions)}
+    return {
+        "answer_reach": float(own.mean()),
+        "answer_specificity": float(own.mean() / max(other.mean(), 1e-12)),
+        "answer_rows_own_largest": int(sum(v["largest"] == n for n, v in per_value.items())),
+        "answer_per_value": per_value,
+        "unsteered_example": base_answers[0],
+        "n_questions": len(questions),
+    }
 
 
 def value_doses(steerer: Steerer, dose_scale: float = 1.0) -> np.ndarray:
     """Each value's strength when steered alone at the pack's fluency budget: its own dose where the
-    pack records one per value (a KL budget), else the Steerer's one cap for every vector."""
+    pack records one per value (a KL budget), else one cap for every vector (the smallest of an
+    older pack's limits, or 0.03 when it has none)."""
     pack = steerer.pack
     if pack.metrics.get("fluency", {}).get("per_value_dose") and pack.fluency_limit is not None:
         return np.asarray(pack.fluency_limit, dtype=np.float64) * dose_scale
-    return np.full(len(pack.values), (steerer._limit or 0.03) * dose_scale)
+    limit = float(np.min(pack.fluency_limit)) if pack.fluency_limit is not None else 0.03
+    return np.full(len(pack.values), limit * dose_scale)
 
 
-def reach(steerer: Steerer, instrument: str, items, dose_scale: float = 1.0, progress=None,
-          doses: np.ndarray | None = None) -> dict:
+def reach(
+    steerer: Steerer, instrument: str, items, dose_scale: float = 1.0, progress=None, doses: np.ndarray | None = None
+) -> dict:
     """The reach figures of a Steerer's pack (see the module docstring)."""
     engine, pack, system = steerer.engine, steerer.pack, steerer.system
     names = pack.values
@@ -97,9 +108,13 @@ def reach(steerer: Steerer, instrument: str, items, dose_scale: float = 1.0, pro
             change = steerer.units.change_to_scale(profile() - base)
             rise = engine.mean_nll(NEUTRAL_TEXT) - base_nll
         others = np.delete(change, i)
-        per_value[n] = {"own": float(change[i]), "others_mean_abs": float(np.nanmean(np.abs(others))),
-                        "largest": names[int(np.nanargmax(change))], "nll_rise": float(rise),
-                        "change": dict(zip(names, map(float, change)))}
+        per_value[n] = {
+            "own": float(change[i]),
+            "others_mean_abs": float(np.nanmean(np.abs(others))),
+            "largest": names[int(np.nanargmax(change))],
+            "nll_rise": float(rise),
+            "change": dict(zip(names, map(float, change))),
+        }
         rows.append(change)
         if progress:
             progress(i + 1, len(names))
@@ -141,30 +156,42 @@ def only_questionnaire(path: Path, name: str) -> Path:
 @click.command()
 @click.option("--model", default=None, help="GGUF path or registered name (default: smollm2-135m).")
 @click.option("--pack", "pack_path", default=None, help="Value-vector pack (default: the shipped one).")
-@click.option("--system", default="schwartz10", show_default=True, help="Value system of the default pack.")
-@click.option("--items", "items_file", default=None, help="Item CSV (item, value, agreement) instead of our held-out items.")
-@click.option("--questionnaire", default=None,
-              help="Keep only the CSV rows whose 'questionnaire' column is this (e.g. PVQ40; several: MFT08,MFT23).")
+@click.option(
+    "--system",
+    default="schwartz10",
+    show_default=True,
+    help="Value system of the pack (the default pack's; a --pack must hold it).",
+)
+@click.option(
+    "--items", "items_file", default=None, help="Item CSV (item, value, agreement) instead of our held-out items."
+)
+@click.option(
+    "--questionnaire",
+    default=None,
+    help="Keep only the CSV rows whose 'questionnaire' column is this (e.g. PVQ40; several: MFT08,MFT23).",
+)
 @click.option("--instrument", type=click.Choice(sorted(INSTRUMENTS)), default="likelihood", show_default=True)
 @click.option("--scale-dose", type=float, default=1.0, show_default=True, help="Multiply the fluency-capped strength.")
-@click.option("--answers", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Also judge greedy answers to this many held-out everyday questions per value (0: skip).")
+@click.option(
+    "--answers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Also judge greedy answers to this many held-out everyday questions per value (0: skip).",
+)
 @click.option("--judge", default="gemma3-270m", show_default=True, help="Answer judge: registered name or GGUF path.")
 @click.option("--json", "as_json", is_flag=True)
 def main(model, pack_path, system, items_file, questionnaire, instrument, scale_dose, answers, judge, as_json) -> None:
-    from couple_lite.engine import Engine
-    from couple_lite.fluency import FluencyProbe
+    from couple_lite.vectors import FluencyProbe
 
     if questionnaire:
         if not items_file:
             raise click.UsageError("--questionnaire filters an --items file; give one")
         items_file = only_questionnaire(Path(items_file), questionnaire)
 
-    path = resolve_model(model)
-    name, sha = model_identity(path)
-    engine = Engine(path, n_ctx=2048)
-    pack = load_pack(pack_path or default_pack_path(name, system), sha, engine.n_layer, engine.n_embd)
-    steerer = Steerer(engine, pack, name)
+    engine = load_engine(model, n_ctx=2048)
+    steerer = load_steerer(engine=engine, pack=pack_path, system=system)
+    pack = steerer.pack
     items, source = eval_items(steerer.system, items_file)
     t0 = time.perf_counter()
     with click.progressbar(length=len(pack.values), label="steering each value", file=sys.stderr) as bar:
@@ -179,32 +206,43 @@ def main(model, pack_path, system, items_file, questionnaire, instrument, scale_
         result["per_value"][pack.values[i]]["kl"] = kls[-1]
     result["kl"] = float(np.mean(kls))
     if answers:
-        from couple_lite.evaluate import eval_data
-        from couple_lite.judge import AnswerJudge
+        from couple_lite.measure import AnswerJudge
+        from couple_lite.research import eval_data
 
-        jpath = resolve_model(judge)
-        jengine = Engine(jpath, n_ctx=1024)
+        jengine = load_engine(judge, n_ctx=1024)
         words = eval_data(steerer.system.name)["judge_words"]
         aj = AnswerJudge(jengine, pack.values, words, judge)
         questions = eval_data(steerer.system.name)["questions"][:answers]
         with click.progressbar(length=len(pack.values), label="judging answers", file=sys.stderr) as bar:
             result.update(answer_reach(steerer, aj, questions, doses, progress=lambda d, t: bar.update(1)))
-    result.update(items=source, n_items=len(items), instrument=instrument, pack=str(pack_path or "shipped"),
-                  seconds=round(time.perf_counter() - t0, 1))
+    result.update(
+        items=source,
+        n_items=len(items),
+        instrument=instrument,
+        pack=str(pack_path or "shipped"),
+        seconds=round(time.perf_counter() - t0, 1),
+    )
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{source}, {len(items)} items, {instrument}; mean dose {result['dose']:.4f} of the residual norm")
     click.echo(f"{'value':<15} {'own':>7} {'others':>7} {'largest':<15} {'nll rise':>8} {'kl':>7}")
     for n, r in result["per_value"].items():
-        click.echo(f"{n:<15} {r['own']:+7.3f} {r['others_mean_abs']:7.3f} {r['largest']:<15} {r['nll_rise']:8.3f} {r['kl']:7.3f}")
-    click.echo(f"reach_mean {result['reach_mean']:+.3f}  specificity {result['specificity']:.2f}  rows_own_largest "
-               f"{result['rows_own_largest']}/{result['n_values']}  nll_rise {result['nll_rise']:.3f}  kl {result['kl']:.3f}  "
-               f"({result['seconds']} s)")
+        click.echo(
+            f"{n:<15} {r['own']:+7.3f} {r['others_mean_abs']:7.3f} {r['largest']:<15} "
+            f"{r['nll_rise']:8.3f} {r['kl']:7.3f}"
+        )
+    click.echo(
+        f"reach_mean {result['reach_mean']:+.3f}  specificity {result['specificity']:.2f}  rows_own_largest "
+        f"{result['rows_own_largest']}/{result['n_values']}  nll_rise {result['nll_rise']:.3f}  kl {result['kl']:.3f}  "
+        f"({result['seconds']} s)"
+    )
     if answers:
-        click.echo(f"answers ({answers} questions, judge {judge}): answer_reach {result['answer_reach']:+.3f}  "
-                   f"answer_specificity {result['answer_specificity']:.2f}  answer_rows_own_largest "
-                   f"{result['answer_rows_own_largest']}/{result['n_values']}")
+        click.echo(
+            f"answers ({answers} questions, judge {judge}): answer_reach {result['answer_reach']:+.3f}  "
+            f"answer_specificity {result['answer_specificity']:.2f}  answer_rows_own_largest "
+            f"{result['answer_rows_own_largest']}/{result['n_values']}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Where to steer: reach per block window at an equal fluency cost (issue 15, item 4).
+"""Where to steer: reach per block window at an equal fluency cost.
 
 Extracts the shipped pack's kind of directions (context pairs, mean difference, confounds removed)
 at every block once, then for each window of blocks scales the dose so the mean neutral-text NLL
@@ -7,7 +7,8 @@ reach (bench/reach.py's figures) on our held-out items and, with ``--items``, on
 The shipped pack's calibration supplies the instrument-to-scale mapping, so every window is read on
 the same scale. Nothing here is fitted to the items: the dose is set on neutral text only.
 
-    python bench/reach_layers.py [--windows 5-11,11-17,...] [--budget 0.036] [--items FILE --questionnaire PVQ40] [--json]
+    python bench/reach_layers.py [--windows 5-11,11-17,...] [--budget 0.036]
+                                 [--items FILE --questionnaire PVQ40] [--json]
 """
 
 from __future__ import annotations
@@ -22,15 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reach import only_questionnaire, reach  # noqa: E402
+from reach import only_questionnaire, reach
 
-from couple_lite.calibrate import NEUTRAL_TEXT  # noqa: E402
-from couple_lite.evaluate import eval_items  # noqa: E402
-from couple_lite.fluency import dose_for_budget as fluency_dose  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.steering import Steerer  # noqa: E402
-from couple_lite.vectors import extract, steering_vector  # noqa: E402
+from couple_lite import load_engine, load_steerer
+from couple_lite.research import eval_items
+from couple_lite.vectors import NEUTRAL_TEXT, extract, steering_vector
+from couple_lite.vectors import dose_for_budget as fluency_dose
 
 PROBE_DOSE = 0.02  # strength at which each window's fluency cost is read before scaling to the budget
 
@@ -39,7 +37,7 @@ def window(ex, lo: int, hi: int):
     """The extraction restricted to blocks lo..hi (directions zero elsewhere)."""
     d = ex.directions.copy()
     keep = np.zeros(d.shape[1], dtype=bool)
-    keep[lo: hi + 1] = True
+    keep[lo : hi + 1] = True
     d[:, ~keep] = 0.0
     return dataclasses.replace(ex, directions=d, layer_range=(lo, hi))
 
@@ -69,13 +67,9 @@ def dose_for_budget(engine, ex, budget: float) -> float:
 @click.option("--questionnaire", default=None)
 @click.option("--json", "as_json", is_flag=True)
 def main(windows: str, budget: float, items_file, questionnaire, as_json) -> None:
-    from couple_lite.engine import Engine
-
-    path = resolve_model(None)
-    name, sha = model_identity(path)
-    engine = Engine(path, n_ctx=2048)
-    pack = load_pack(default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
-    steerer = Steerer(engine, pack, name)
+    engine = load_engine(n_ctx=2048)
+    steerer = load_steerer(engine=engine, system="schwartz10")
+    pack = steerer.pack
     full = extract(engine, steerer.system, "mean", "context", layers=(1, engine.n_layer - 2))
     sets = {"ours": eval_items(steerer.system)[0]}
     if items_file:
@@ -89,14 +83,21 @@ def main(windows: str, budget: float, items_file, questionnaire, as_json) -> Non
         dose = dose_for_budget(engine, ex, budget)
         row = {"window": w, "dose": dose}
         for label, items in sets.items():
-            r = reach(steerer, "likelihood", items, dose_scale=dose / steerer._limit)
+            r = reach(steerer, "likelihood", items, doses=np.full(len(ex.values), dose))
             row[label] = {k: r[k] for k in ("reach_mean", "specificity", "rows_own_largest", "nll_rise")}
             row[label]["own"] = {n: round(v["own"], 3) for n, v in r["per_value"].items()}
         rows.append(row)
         if not as_json:
-            click.echo(f"{w:>6} dose {dose:.4f} " + "  ".join(
-                f"{k}: reach {row[k]['reach_mean']:+.3f} spec {row[k]['specificity']:.2f} rows {row[k]['rows_own_largest']}/10 "
-                f"nll {row[k]['nll_rise']:.3f}" for k in sets), err=False)
+            click.echo(
+                f"{w:>6} dose {dose:.4f} "
+                + "  ".join(
+                    f"{k}: reach {row[k]['reach_mean']:+.3f} spec {row[k]['specificity']:.2f} "
+                    f"rows {row[k]['rows_own_largest']}/10 "
+                    f"nll {row[k]['nll_rise']:.3f}"
+                    for k in sets
+                ),
+                err=False,
+            )
     if as_json:
         click.echo(json.dumps({"budget": budget, "rows": rows}, indent=2))
 

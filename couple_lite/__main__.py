@@ -1,4 +1,4 @@
-"""``python -m couple_lite ...``: the same command line as ``couple-lite`` and ``python cli.py``."""
+"""``python -m couple_lite ...``: the same command line as ``couple-lite`` (and ``python cli.py`` in a checkout)."""
 
 from .cli import main
 

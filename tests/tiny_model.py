@@ -8,15 +8,21 @@ import gguf
 import numpy as np
 
 
-def write_tiny_llama(path: Path, n_embd: int = 64, n_layer: int = 4, n_head: int = 4,
-                     n_ff: int = 128, seed: int = 0, arch: str = "llama") -> Path:
+def write_tiny_llama(
+    path: Path, n_embd: int = 64, n_layer: int = 4, n_head: int = 4, n_ff: int = 128, seed: int = 0, arch: str = "llama"
+) -> Path:
     """SPM vocabulary (<unk>, <s>, </s>, 256 byte tokens, word-initial letters and digits),
     float32 random weights."""
     rng = np.random.default_rng(seed)
-    words = ["\u2581" + c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"]  # "▁a": word-initial letters
+    words = [
+        "\u2581" + c for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    ]  # "▁a": word-initial letters
     tokens = [b"<unk>", b"<s>", b"</s>"] + [f"<0x{i:02X}>".encode() for i in range(256)] + [w.encode() for w in words]
-    types = ([gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
-             + [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * len(words))
+    types = (
+        [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
+        + [gguf.TokenType.BYTE] * 256
+        + [gguf.TokenType.NORMAL] * len(words)
+    )
     n_vocab = len(tokens)
     w = gguf.GGUFWriter(str(path), arch)
     w.add_name("tiny-test-llama")
